@@ -1,0 +1,281 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Coalesce, Concat, Lower
+from django.urls import reverse
+from django.utils.timezone import now
+
+from customers.validators import validate_timezone
+
+
+class JourneyStage(models.Model):
+    """A stage of the customer journey (onboarding, complaint, renewal, …), configured by admins.
+
+    `is_critical` stages are where memories are made or damaged; `weight` scales the impact of
+    moments that happen in the stage.
+    """
+
+    name = models.CharField(max_length=80, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    order = models.PositiveSmallIntegerField(default=0)
+    is_critical = models.BooleanField(default=False)
+    weight = models.FloatField(default=1.0)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["order", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(weight__gte=0) & Q(weight__lte=10), name="stage_weight_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomerQuerySet(models.QuerySet):
+    def search(self, term: str) -> CustomerQuerySet:
+        """Substring search over name, email and company (served by a trigram index on PG)."""
+        term = " ".join(term.split()).lower()
+        if not term:
+            return self
+        return self.filter(search_text__contains=term)
+
+
+class Customer(models.Model):
+    name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254, blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    external_ref = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The customer's id in another system; used to match rows on import.",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_customers",
+    )
+    timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_timezone],
+        help_text="IANA name, e.g. Europe/Paris",
+    )
+    notes = models.TextField(blank=True)
+    survey_opt_out = models.BooleanField(
+        default=False, help_text="The customer asked not to receive surveys."
+    )
+    # Lower-cased "name email company", kept by the database itself so every write path
+    # (forms, API, bulk import) feeds the same search index.
+    search_text = models.GeneratedField(
+        expression=Lower(
+            Concat(
+                "name",
+                models.Value(" "),
+                Coalesce("email", models.Value("")),
+                models.Value(" "),
+                Coalesce("company", models.Value("")),
+                output_field=models.TextField(),
+            )
+        ),
+        output_field=models.TextField(),
+        db_persist=True,
+    )
+    created_at = models.DateTimeField(default=now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["name", "id"], name="customer_name_id")]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=~Q(email=""),
+                name="customer_email_unique_ci",
+                violation_error_message="A customer with this email already exists.",
+            ),
+            models.UniqueConstraint(
+                "external_ref",
+                condition=~Q(external_ref=""),
+                name="customer_external_ref_unique",
+                violation_error_message="A customer with this external reference already exists.",
+            ),
+        ]
+        permissions = [
+            ("import_customers", "Can import customers and interactions from CSV"),
+            ("export_customers", "Can export customers and interactions as CSV"),
+            ("view_all_customers", "Can see every customer, whoever owns it"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("customer-detail", args=[self.pk])
+
+
+class Interaction(models.Model):
+    """One contact with a customer. Sentiment fields stay empty ("pending") until scored."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        CHAT = "chat", "Chat"
+        CALL = "call", "Call"
+        MEETING = "meeting", "Meeting"
+        NOTE = "note", "Note"
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", "Inbound"
+        OUTBOUND = "outbound", "Outbound"
+        INTERNAL = "internal", "Internal"
+
+    class Sentiment(models.TextChoices):
+        NEGATIVE = "negative", "Negative"
+        NEUTRAL = "neutral", "Neutral"
+        POSITIVE = "positive", "Positive"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="interactions")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    direction = models.CharField(max_length=16, choices=Direction.choices, default="inbound")
+    occurred_at = models.DateTimeField(default=now)
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="interactions",
+    )
+    stage = models.ForeignKey(
+        JourneyStage, null=True, blank=True, on_delete=models.PROTECT, related_name="interactions"
+    )
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    external_ref = models.CharField(
+        max_length=100, blank=True, help_text="Id in the source system; used to match on import."
+    )
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    # Sentiment, written only by the scoring pipeline (moments.sentiment). Empty = pending.
+    sentiment_label = models.CharField(max_length=16, choices=Sentiment.choices, blank=True)
+    sentiment_score = models.FloatField(null=True, blank=True)
+    sentiment_confidence = models.FloatField(null=True, blank=True)
+    sentiment_model = models.CharField(max_length=120, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(
+                "customer", models.F("occurred_at").desc(), models.F("id").desc(),
+                name="interaction_timeline",
+            ),
+            models.Index(
+                fields=["occurred_at"],
+                name="interaction_pending",
+                condition=Q(scored_at__isnull=True),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sentiment_score__isnull=True)
+                | (Q(sentiment_score__gte=-1) & Q(sentiment_score__lte=1)),
+                name="interaction_sentiment_score_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(sentiment_confidence__isnull=True)
+                | (Q(sentiment_confidence__gte=0) & Q(sentiment_confidence__lte=1)),
+                name="interaction_sentiment_confidence_range",
+            ),
+            models.UniqueConstraint(
+                "customer",
+                "external_ref",
+                condition=~Q(external_ref=""),
+                name="interaction_external_ref_unique",
+                violation_error_message="This customer already has an interaction with this "
+                "external reference.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} with {self.customer_id} at {self.occurred_at:%Y-%m-%d}"
+
+    def clean(self) -> None:
+        errors = {}
+        if not (self.subject.strip() or self.body.strip()):
+            errors["body"] = "Write a subject or a body: an empty interaction says nothing."
+        if self.occurred_at and self.occurred_at > now() + timedelta(days=1):
+            errors["occurred_at"] = "An interaction cannot happen more than a day in the future."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_scored(self) -> bool:
+        return self.scored_at is not None
+
+    @property
+    def text(self) -> str:
+        """What the sentiment model reads: the subject and the body."""
+        return "\n".join(part for part in (self.subject.strip(), self.body.strip()) if part)
+
+
+class ImportJob(models.Model):
+    """One CSV upload being imported in the background, with its progress and bad rows."""
+
+    class Kind(models.TextChoices):
+        CUSTOMERS = "customers", "Customers"
+        INTERACTIONS = "interactions", "Interactions"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    filename = models.CharField(max_length=255)
+    # The file itself is kept in the database so any worker host can read it.
+    content = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_rows = models.PositiveIntegerField(default=0)
+    updated_rows = models.PositiveIntegerField(default=0)
+    unchanged_rows = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    # [{"line": 7, "reason": "email: Enter a valid email address."}, …] (capped, see imports.py)
+    errors = models.JSONField(default=list, blank=True)
+    message = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} import {self.filename} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 100 if self.status == self.Status.DONE else 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.DONE, self.Status.FAILED}

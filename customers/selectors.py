@@ -1,0 +1,33 @@
+"""Reads that depend on who asks: customer lists and the timeline."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from customers.access import User, customers_visible_to
+from customers.models import Customer
+from memorycrm.lib import keyset
+
+
+def customer_page(*, user: User, query: str = "", cursor: str | None = None) -> keyset.Page:
+    """A page of the customers the user may see, matching `query`, ordered by name."""
+    customers = customers_visible_to(user).search(query).select_related("owner")
+    return keyset.paginate(
+        customers, field="name", descending=False, cursor=cursor, size=settings.CUSTOMER_PAGE_SIZE
+    )
+
+
+def timeline_page(*, customer: Customer, cursor: str | None = None) -> keyset.Page:
+    """A page of the customer's interactions, newest first, after `cursor`.
+
+    Keyset pagination on the (customer, occurred_at desc, id desc) index: a constant number of
+    queries and the same cost for the first and the fiftieth page.
+    """
+    interactions = customer.interactions.select_related("agent", "stage")
+    return keyset.paginate(
+        interactions,
+        field="occurred_at",
+        descending=True,
+        cursor=cursor,
+        size=settings.TIMELINE_PAGE_SIZE,
+    )

@@ -1,0 +1,138 @@
+"""HTML pages for agents. Each view renders its full page, or only the named partial for HTMX."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from customers import selectors, services
+from customers.access import get_customer_for_user
+from customers.forms import CustomerForm, CustomerSearchForm, InteractionForm
+from customers.models import Customer
+
+
+def _apply_errors(form, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form (fields it names, else the whole form)."""
+    if hasattr(error, "error_dict"):
+        for field, messages in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("customer-list")
+
+
+@require_GET
+@login_required
+@permission_required("customers.view_customer", raise_exception=True)
+def customer_list(request: HttpRequest) -> HttpResponse:
+    search = CustomerSearchForm(request.GET)
+    query, cursor = "", None
+    if search.is_valid():
+        query, cursor = search.cleaned_data["q"], search.cleaned_data["cursor"] or None
+    page = selectors.customer_page(user=request.user, query=query, cursor=cursor)
+    context = {"search": search, "query": query, "page": page, "paged": bool(cursor)}
+    template = "customers/customer_list.html"
+    if request.htmx and not request.htmx.boosted:
+        # The search box and the "more" link both ask for the list alone.
+        template += "#customer-list"
+    return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("customers.add_customer", raise_exception=True)
+def customer_create(request: HttpRequest) -> HttpResponse:
+    form = CustomerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            customer = services.create_customer(**form.cleaned_data)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            return _redirect(request, customer)
+    return _render_customer_form(request, form, customer=None)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("customers.change_customer", raise_exception=True)
+def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    customer = get_customer_for_user(request.user, pk)
+    form = CustomerForm(request.POST or None, instance=customer)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_customer(customer=customer, **form.cleaned_data)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            return _redirect(request, customer)
+    return _render_customer_form(request, form, customer=customer)
+
+
+def _render_customer_form(
+    request: HttpRequest, form: CustomerForm, *, customer: Customer | None
+) -> HttpResponse:
+    template = "customers/customer_form.html"
+    if request.htmx:
+        template += "#customer-form"
+    return render(request, template, {"form": form, "customer": customer})
+
+
+def _redirect(request: HttpRequest, customer: Customer) -> HttpResponse:
+    if request.htmx:
+        return HttpResponseClientRedirect(customer.get_absolute_url())
+    return redirect(customer)
+
+
+@require_GET
+@login_required
+@permission_required("customers.view_customer", raise_exception=True)
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The customer page; with `?cursor=` from HTMX, only the next page of the timeline."""
+    customer = get_customer_for_user(request.user, pk)
+    cursor = request.GET.get("cursor") or None
+    page = selectors.timeline_page(customer=customer, cursor=cursor)
+    context = {"customer": customer, "page": page, "cursor": cursor}
+    if request.htmx and cursor:
+        return render(request, "customers/customer_detail.html#timeline-page", context)
+    context["form"] = InteractionForm()
+    context["can_log"] = request.user.has_perm("customers.add_interaction")
+    return render(request, "customers/customer_detail.html", context)
+
+
+@require_POST
+@login_required
+@permission_required("customers.add_interaction", raise_exception=True)
+def interaction_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """Log an interaction. From HTMX: a fresh form plus the new item for the top of the timeline
+    (out-of-band); on invalid input, the form again with its errors and what was typed."""
+    customer = get_customer_for_user(request.user, pk)
+    form = InteractionForm(request.POST)
+    interaction = None
+    if form.is_valid():
+        try:
+            interaction = services.log_interaction(
+                customer=customer, agent=request.user, **form.cleaned_data
+            )
+        except ValidationError as error:
+            _apply_errors(form, error)
+    if not request.htmx:
+        if interaction is not None:
+            return redirect(customer)
+        page = selectors.timeline_page(customer=customer)
+        context = {"customer": customer, "page": page, "form": form, "can_log": True}
+        return render(request, "customers/customer_detail.html", context)
+    context = {"customer": customer, "form": form, "new_interaction": interaction, "can_log": True}
+    if interaction is not None:
+        context["form"] = InteractionForm()
+        context["first_interaction"] = not customer.interactions.exclude(pk=interaction.pk).exists()
+    return render(request, "customers/_interaction_logged.html", context)

@@ -1,0 +1,65 @@
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import CustomerFactory, UserFactory
+
+
+@pytest.fixture
+def agent(db):
+    return UserFactory(username="agent", role="Agent")
+
+
+@pytest.fixture
+def manager(db):
+    return UserFactory(username="manager", role="Manager")
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", role="Admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def no_role_user(db):
+    """Logged in, but in no role: sees nothing."""
+    return UserFactory(username="norole")
+
+
+@pytest.fixture
+def agent_client(client, agent):
+    client.force_login(agent)
+    return client
+
+
+@pytest.fixture
+def manager_client(client, manager):
+    client.force_login(manager)
+    return client
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def agent_api(api_client, agent):
+    api_client.force_authenticate(agent)
+    return api_client
+
+
+@pytest.fixture
+def manager_api(api_client, manager):
+    api_client.force_authenticate(manager)
+    return api_client
+
+
+@pytest.fixture
+def customer(db):
+    return CustomerFactory(name="Ada Lovelace", email="ada@example.com", company="Analytical")
+
+
+@pytest.fixture
+def owned_visibility(settings):
+    """Agents see only the customers they own (MEMORYCRM_CUSTOMER_VISIBILITY=owned)."""
+    settings.CUSTOMER_VISIBILITY = "owned"

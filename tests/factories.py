@@ -1,0 +1,48 @@
+from datetime import timedelta
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from customers.models import Customer, Interaction, JourneyStage
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.django.Password("pw-for-tests")
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        """UserFactory(role="Agent") puts the user in that role's group."""
+        if create and extracted:
+            self.groups.add(Group.objects.get(name=extracted))
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    name = factory.Faker("name")
+    email = factory.Sequence(lambda n: f"customer{n}@example.com")
+    company = factory.Faker("company")
+    phone = factory.Faker("phone_number")
+
+
+class InteractionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Interaction
+
+    customer = factory.SubFactory(CustomerFactory)
+    channel = Interaction.Channel.EMAIL
+    direction = Interaction.Direction.INBOUND
+    occurred_at = factory.Sequence(lambda n: timezone.now() - timedelta(minutes=n))
+    subject = factory.Faker("sentence", nb_words=5)
+    body = factory.Faker("paragraph")
+    stage = factory.LazyFunction(lambda: JourneyStage.objects.get(slug="support"))
