@@ -133,6 +133,13 @@ def interaction_create(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "customers/customer_detail.html", context)
     context = {"customer": customer, "form": form, "new_interaction": interaction, "can_log": True}
     if interaction is not None:
-        context["form"] = InteractionForm()
+        # A fresh form that keeps the channel, direction and stage: agents log series.
+        context["form"] = InteractionForm(
+            initial={
+                "channel": interaction.channel,
+                "direction": interaction.direction,
+                "stage": interaction.stage_id,
+            }
+        )
         context["first_interaction"] = not customer.interactions.exclude(pk=interaction.pk).exists()
     return render(request, "customers/_interaction_logged.html", context)

@@ -63,3 +63,21 @@ def customer(db):
 def owned_visibility(settings):
     """Agents see only the customers they own (MEMORYCRM_CUSTOMER_VISIBILITY=owned)."""
     settings.CUSTOMER_VISIBILITY = "owned"
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    """Transactional tests (live server, real worker) empty every table when they end, data
+    migrations' rows included; put the roles and journey stages back before each one."""
+    if not ({"transactional_db", "live_server"} & set(request.fixturenames)) and not any(
+        m.kwargs.get("transaction") for m in request.node.iter_markers("django_db")
+    ):
+        return
+    request.getfixturevalue("transactional_db")
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("customers.migrations.0002_stages_and_roles")
+    migration.seed_stages(apps, None)
+    migration.grant(apps, None, migration.GRANTS)

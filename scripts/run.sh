@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Start the web server and a django-q2 cluster together; Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo
+  echo "Stopping web server and worker…"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+$PY manage.py qcluster &
+pids+=($!)
+$PY manage.py runserver --noreload "$HOST:$PORT" &
+pids+=($!)
+
+cat <<MSG
+
+  MemoryCRM is running at http://$HOST:$PORT/
+  Log in as agent / memorycrm-agent (also: manager / memorycrm-manager, admin / memorycrm-admin).
+  The worker (django-q2) scores sentiment in the background. Press Ctrl-C to stop.
+
+MSG
+# Stop everything as soon as either process exits.
+wait -n "${pids[@]}"
