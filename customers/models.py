@@ -178,7 +178,9 @@ class Interaction(models.Model):
         ordering = ["-occurred_at", "-id"]
         indexes = [
             models.Index(
-                "customer", models.F("occurred_at").desc(), models.F("id").desc(),
+                "customer",
+                models.F("occurred_at").desc(),
+                models.F("id").desc(),
                 name="interaction_timeline",
             ),
             models.Index(
@@ -209,7 +211,9 @@ class Interaction(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_channel_display()} with {self.customer_id} at {self.occurred_at:%Y-%m-%d}"
+        return (
+            f"{self.get_channel_display()} with {self.customer_id} at {self.occurred_at:%Y-%m-%d}"
+        )
 
     def clean(self) -> None:
         errors = {}

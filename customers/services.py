@@ -68,7 +68,9 @@ def update_customer(*, customer: Customer, **changes: object) -> Customer:
     if unknown:
         raise TypeError(f"Not customer fields: {', '.join(sorted(unknown))}")
     for field, value in changes.items():
-        setattr(customer, field, value.strip() if isinstance(value, str) and field != "notes" else value)
+        setattr(
+            customer, field, value.strip() if isinstance(value, str) and field != "notes" else value
+        )
     customer.full_clean()
     customer.save()
     return customer

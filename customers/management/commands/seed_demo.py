@@ -42,18 +42,48 @@ CUSTOMERS = [
 
 # (stage slug, channel, direction, subject, body)
 STORY = [
-    ("onboarding", "call", "outbound", "Welcome call",
-     "Walked the customer through setup. They were excited to get started."),
-    ("delivery", "email", "inbound", "Where is my order?",
-     "The delivery is two weeks late and nobody answers the phone. This is unacceptable."),
-    ("complaint", "chat", "inbound", "Second complaint about the late delivery",
-     "I am really frustrated. I was promised a call back yesterday and nobody called."),
-    ("complaint", "call", "outbound", "Recovery call",
-     "Apologised, refunded the shipping and sent a replacement by express courier."),
-    ("support", "email", "inbound", "Thank you!",
-     "Thanks so much, the replacement arrived today and your agent was wonderful."),
-    ("renewal", "meeting", "outbound", "Renewal review",
-     "Reviewed the year together. They plan to renew and add two seats."),
+    (
+        "onboarding",
+        "call",
+        "outbound",
+        "Welcome call",
+        "Walked the customer through setup. They were excited to get started.",
+    ),
+    (
+        "delivery",
+        "email",
+        "inbound",
+        "Where is my order?",
+        "The delivery is two weeks late and nobody answers the phone. This is unacceptable.",
+    ),
+    (
+        "complaint",
+        "chat",
+        "inbound",
+        "Second complaint about the late delivery",
+        "I am really frustrated. I was promised a call back yesterday and nobody called.",
+    ),
+    (
+        "complaint",
+        "call",
+        "outbound",
+        "Recovery call",
+        "Apologised, refunded the shipping and sent a replacement by express courier.",
+    ),
+    (
+        "support",
+        "email",
+        "inbound",
+        "Thank you!",
+        "Thanks so much, the replacement arrived today and your agent was wonderful.",
+    ),
+    (
+        "renewal",
+        "meeting",
+        "outbound",
+        "Renewal review",
+        "Reviewed the year together. They plan to renew and add two seats.",
+    ),
 ]
 
 
@@ -75,8 +105,11 @@ class Command(BaseCommand):
         for username, password, role, is_admin in DEMO_USERS:
             user, created = User.objects.get_or_create(
                 username=username,
-                defaults={"email": f"{username}@memorycrm.example", "is_staff": is_admin,
-                          "is_superuser": is_admin},
+                defaults={
+                    "email": f"{username}@memorycrm.example",
+                    "is_staff": is_admin,
+                    "is_superuser": is_admin,
+                },
             )
             if created:
                 user.set_password(password)
@@ -95,14 +128,20 @@ class Command(BaseCommand):
             customer = Customer.objects.filter(external_ref=ref).first()
             if customer is None:
                 customer = services.create_customer(
-                    name=name, email=email, company=company, timezone=tz, external_ref=ref,
+                    name=name,
+                    email=email,
+                    company=company,
+                    timezone=tz,
+                    external_ref=ref,
                     owner=owner if index % 2 == 0 else None,
                 )
             start = now - timedelta(days=60 - index)
             steps = STORY[: 2 + index % len(STORY)] if index % 3 else STORY
             for step, (stage, channel, direction, subject, body) in enumerate(steps):
                 interaction_ref = f"{ref}-{step + 1}"
-                if Interaction.objects.filter(customer=customer, external_ref=interaction_ref).exists():
+                if Interaction.objects.filter(
+                    customer=customer, external_ref=interaction_ref
+                ).exists():
                     continue
                 services.log_interaction(
                     customer=customer,
