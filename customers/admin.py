@@ -55,11 +55,27 @@ class InteractionAdmin(admin.ModelAdmin):
 
 @admin.register(ImportJob)
 class ImportJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "filename", "status", "processed_rows", "created_rows", "updated_rows", "error_count", "created_by", "created_at"]
+    list_display = [
+        "id",
+        "kind",
+        "filename",
+        "status",
+        "processed_rows",
+        "created_rows",
+        "updated_rows",
+        "error_count",
+        "created_by",
+        "created_at",
+    ]
     list_filter = ["kind", "status"]
     search_fields = ["filename"]
-    readonly_fields = [f.name for f in ImportJob._meta.fields]
+    # The file itself (up to IMPORT_MAX_BYTES) is neither shown nor loaded for the list.
+    exclude = ["content"]
+    readonly_fields = [f.name for f in ImportJob._meta.fields if f.name != "content"]
     list_select_related = ["created_by"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("content")
 
     def has_add_permission(self, request):
         return False

@@ -1,8 +1,11 @@
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from customers.models import Customer, Interaction, JourneyStage
+from customers.imports import ImportRejected, decode_csv
+from customers.models import Customer, ImportJob, Interaction, JourneyStage
 
 
 class CustomerSearchForm(forms.Form):
@@ -55,3 +58,25 @@ class InteractionForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["stage"].queryset = JourneyStage.objects.all()
         self.fields["stage"].empty_label = "(no stage)"
+
+
+class ImportUploadForm(forms.Form):
+    """A CSV file to import; `cleaned_data["text"]` holds its decoded content."""
+
+    kind = forms.ChoiceField(choices=ImportJob.Kind.choices, label="What the file holds")
+    file = forms.FileField(
+        label="CSV file", widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"})
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        limit = settings.IMPORT_MAX_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"The file is larger than {filesizeformat(limit)}: split it into smaller files."
+            )
+        try:
+            self.cleaned_data["text"] = decode_csv(upload.read())
+        except ImportRejected as error:
+            raise forms.ValidationError(str(error)) from None
+        return upload

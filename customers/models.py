@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce, Concat, Lower
@@ -46,6 +46,24 @@ class CustomerQuerySet(models.QuerySet):
         if not term:
             return self
         return self.filter(search_text__contains=term)
+
+
+def _errors_on_fields(error: ValidationError, constraints) -> dict:
+    """Move the messages of single-field unique constraints from the form to that field."""
+    field_of = {
+        str(c.violation_error_message): c.fields[0] if c.fields else None for c in constraints
+    }
+    field_of[str(_EMAIL_UNIQUE_MESSAGE)] = "email"
+    errors: dict[str, list] = {}
+    for key, messages in error.error_dict.items():
+        for message in messages:
+            text = " ".join(message.messages)
+            target = field_of.get(text) if key == NON_FIELD_ERRORS else key
+            errors.setdefault(target or key, []).append(message)
+    return errors
+
+
+_EMAIL_UNIQUE_MESSAGE = "A customer with this email already exists."
 
 
 class Customer(models.Model):
@@ -104,7 +122,7 @@ class Customer(models.Model):
                 Lower("email"),
                 condition=~Q(email=""),
                 name="customer_email_unique_ci",
-                violation_error_message="A customer with this email already exists.",
+                violation_error_message=_EMAIL_UNIQUE_MESSAGE,
             ),
             models.UniqueConstraint(
                 "external_ref",
@@ -124,6 +142,14 @@ class Customer(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("customer-detail", args=[self.pk])
+
+    def validate_constraints(self, exclude=None) -> None:
+        """As Django's, but a duplicate email or external reference is reported on its field
+        (Django puts conditional unique constraints under the whole form)."""
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as error:
+            raise ValidationError(_errors_on_fields(error, self._meta.constraints)) from None
 
 
 class Interaction(models.Model):
@@ -182,6 +208,10 @@ class Interaction(models.Model):
                 models.F("occurred_at").desc(),
                 models.F("id").desc(),
                 name="interaction_timeline",
+            ),
+            # The API's unfiltered interaction list (newest first, cursor-paginated).
+            models.Index(
+                models.F("occurred_at").desc(), models.F("id").desc(), name="interaction_recent"
             ),
             models.Index(
                 fields=["occurred_at"],

@@ -26,8 +26,11 @@ CUSTOMER_FIELDS = (
 def announce_interactions(ids: list[int]) -> None:
     """Tell listening apps (sentiment scoring first) about new interactions, once committed."""
     if ids:
+        # robust: a failing receiver is logged, never reported as if the write had failed
+        # (the rows are committed; the sentiment sweep picks up anything not queued).
         transaction.on_commit(
-            lambda: interactions_logged.send(sender=Interaction, interaction_ids=list(ids))
+            lambda: interactions_logged.send(sender=Interaction, interaction_ids=list(ids)),
+            robust=True,
         )
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from customers import selectors, services
-from customers.access import get_customer_for_user
-from customers.forms import CustomerForm, CustomerSearchForm, InteractionForm
-from customers.models import Customer
+from customers import exports, imports, selectors, services
+from customers.access import customers_visible_to, get_customer_for_user, interactions_visible_to
+from customers.forms import CustomerForm, CustomerSearchForm, ImportUploadForm, InteractionForm
+from customers.models import Customer, ImportJob
 
 
 def _apply_errors(form, error: ValidationError) -> None:
@@ -143,3 +146,66 @@ def interaction_create(request: HttpRequest, pk: int) -> HttpResponse:
         )
         context["first_interaction"] = not customer.interactions.exclude(pk=interaction.pk).exists()
     return render(request, "customers/_interaction_logged.html", context)
+
+
+# --- CSV import and export (managers) -----------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("customers.import_customers", raise_exception=True)
+def import_list(request: HttpRequest) -> HttpResponse:
+    """The upload form, the file formats and the recent imports. A valid upload becomes a queued
+    ImportJob (run by django-q2 once committed) and the browser goes to its progress page."""
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        job = imports.start_import(
+            kind=form.cleaned_data["kind"],
+            filename=form.cleaned_data["file"].name,
+            text=form.cleaned_data["text"],
+            user=request.user,
+        )
+        return redirect("import-detail", pk=job.pk)
+    jobs = ImportJob.objects.select_related("created_by").defer("content", "errors")[:20]
+    context = {
+        "form": form,
+        "jobs": jobs,
+        "customer_columns": imports.CUSTOMER_COLUMNS,
+        "interaction_columns": imports.INTERACTION_COLUMNS,
+        "can_export": request.user.has_perm("customers.export_customers"),
+        "time_zone": settings.TIME_ZONE,
+    }
+    return render(request, "customers/import_list.html", context)
+
+
+@require_GET
+@login_required
+@permission_required("customers.import_customers", raise_exception=True)
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A job's progress and, once finished, its summary and bad rows. HTMX polls the
+    `import-job` partial every second while the job runs."""
+    job = get_object_or_404(ImportJob.objects.defer("content"), pk=pk)
+    template = "customers/import_detail.html"
+    if request.htmx:
+        template += "#import-job"
+    return render(request, template, {"job": job})
+
+
+@require_GET
+@login_required
+@permission_required("customers.export_customers", raise_exception=True)
+def export_download(request: HttpRequest, kind: str) -> StreamingHttpResponse:
+    """customers.csv or interactions.csv, streamed, in the import format."""
+    if kind not in ImportJob.Kind.values:
+        raise Http404("No such export.")
+    lines = exports.export_csv(
+        kind=kind,
+        customers=customers_visible_to(request.user),
+        interactions=interactions_visible_to(request.user),
+    )
+    # The byte-order mark makes spreadsheets read the file as UTF-8; the import skips it.
+    response = StreamingHttpResponse(
+        itertools.chain(["\ufeff"], lines), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{kind}.csv"'
+    return response

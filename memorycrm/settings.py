@@ -130,6 +130,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed log-ins allowed per (IP, username) before a lock-out of LOGIN_LOCKOUT_SECONDS.
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -167,6 +170,19 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 MEDIA_ROOT = DATA_DIR / "media"
 
+# --- Cache (rate limits) ------------------------------------------------------------------
+# Per process by default; CACHE_URL=redis://… gives every web process the same counters.
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["CACHE_URL"],
+        }
+        if os.environ.get("CACHE_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # --- Email --------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
@@ -197,8 +213,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 25 * 1024 *
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Token first: anonymous requests and bad tokens get 401 with WWW-Authenticate.
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
@@ -223,6 +240,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # No call to the public swagger validator: the docs work offline.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Task queue (django-q2) ---------------------------------------------------------------
@@ -313,7 +333,7 @@ MEMORY_REFRESH_HOURS = env_int("MEMORY_REFRESH_HOURS", 24)
 # Surveys (see surveys/)
 # The site address put in front of /s/<token>/ in survey emails.
 SURVEY_BASE_URL = os.environ.get("SURVEY_BASE_URL", "http://localhost:8000")
-# Public answer pages: requests per IP per minute before a 429 (cache-based, see surveys/ratelimit.py).
+# Public answer pages: requests per IP per minute before a 429 (see surveys/ratelimit.py).
 SURVEY_RATE_LIMIT_PER_MINUTE = env_int("SURVEY_RATE_LIMIT_PER_MINUTE", 30)
 # A repeated submit within this many minutes of the answer shows the thank-you page again.
 SURVEY_RESUBMIT_GRACE_MINUTES = env_int("SURVEY_RESUBMIT_GRACE_MINUTES", 60)
@@ -322,3 +342,34 @@ SURVEY_SWEEP_MINUTES = env_int("SURVEY_SWEEP_MINUTES", 15)
 SURVEY_SEND_MAX_ATTEMPTS = env_int("SURVEY_SEND_MAX_ATTEMPTS", 3)
 # A manager's bulk invite reaches at most this many customers per run.
 SURVEY_BULK_MAX = env_int("SURVEY_BULK_MAX", 500)
+# The answer page offers the invitation's interaction's moment and the customer's other moments
+# within this many days of it, at most this many.
+SURVEY_MOMENT_WINDOW_DAYS = env_int("SURVEY_MOMENT_WINDOW_DAYS", 14)
+SURVEY_MOMENT_CHOICES = env_int("SURVEY_MOMENT_CHOICES", 4)
+# "Agent vs customer memory": a rating (on [-1, 1]) and the interaction's sentiment disagree
+# when they have opposite signs and are at least this far apart.
+SURVEY_DISAGREEMENT = env_float("SURVEY_DISAGREEMENT", 1.0)
+# recalibrate_tags: judge a tag only with this many answers with it and without it; shrink its
+# proposed weight towards the current one by n / (n + prior).
+SURVEY_RECALIBRATION_MIN_N = env_int("SURVEY_RECALIBRATION_MIN_N", 10)
+SURVEY_RECALIBRATION_PRIOR_N = env_int("SURVEY_RECALIBRATION_PRIOR_N", 20)
+
+# Interventions (see interventions/ and docs/interventions.md)
+# Due rows more than this many minutes late (worker downtime) are skipped with a reason.
+INTERVENTIONS_MAX_LATENESS_MINUTES = env_int("INTERVENTIONS_MAX_LATENESS_MINUTES", 6 * 60)
+# A row "running" longer than this is taken to have lost its worker and is claimed again…
+INTERVENTIONS_RUNNING_TIMEOUT_MINUTES = env_int("INTERVENTIONS_RUNNING_TIMEOUT_MINUTES", 15)
+# … at most this many attempts in all, then it fails and waits for a manager's retry.
+INTERVENTIONS_MAX_ATTEMPTS = env_int("INTERVENTIONS_MAX_ATTEMPTS", 3)
+# Due rows queued per claimer run (every minute), and subjects per event-firing task.
+INTERVENTIONS_DISPATCH_BATCH = env_int("INTERVENTIONS_DISPATCH_BATCH", 500)
+INTERVENTIONS_EVENT_CHUNK = env_int("INTERVENTIONS_EVENT_CHUNK", 200)
+# Webhooks: HMAC-SHA256 secret (a rule may set its own), timeout (s), retries, back-off base (s).
+INTERVENTIONS_WEBHOOK_SECRET = os.environ.get("INTERVENTIONS_WEBHOOK_SECRET", "")
+INTERVENTIONS_WEBHOOK_TIMEOUT = env_float("INTERVENTIONS_WEBHOOK_TIMEOUT", 5.0)
+INTERVENTIONS_WEBHOOK_RETRIES = env_int("INTERVENTIONS_WEBHOOK_RETRIES", 3)
+INTERVENTIONS_WEBHOOK_BACKOFF = env_float("INTERVENTIONS_WEBHOOK_BACKOFF", 1.0)
+# How often the header polls the unread-alert count (seconds).
+INTERVENTIONS_ALERT_POLL_SECONDS = env_int("INTERVENTIONS_ALERT_POLL_SECONDS", 15)
+# The site address put in front of customer links in alert emails.
+INTERVENTIONS_SITE_URL = os.environ.get("INTERVENTIONS_SITE_URL") or SURVEY_BASE_URL

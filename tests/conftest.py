@@ -81,3 +81,13 @@ def _reference_data(request):
     migration = importlib.import_module("customers.migrations.0002_stages_and_roles")
     migration.seed_stages(apps, None)
     migration.grant(apps, None, migration.GRANTS)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Rate-limit counters live in the (per-process) cache: no test inherits another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

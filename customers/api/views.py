@@ -1,0 +1,142 @@
+"""REST API for customers, interactions and journey stages (registered in memorycrm/api.py).
+
+Querysets are scoped by customers.access, so another agent's customer is a 404; every write
+goes through customers.services, whose ValidationError becomes a 400 with field messages
+(memorycrm.lib.api.exception_handler).
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.utils.dateparse import parse_datetime
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
+from rest_framework.exceptions import MethodNotAllowed, NotFound
+from rest_framework.pagination import Cursor, CursorPagination, PageNumberPagination
+
+from customers import services
+from customers.access import customers_visible_to, interactions_visible_to
+from customers.api.filters import CustomerFilter, InteractionFilter, StableOrderingFilter
+from customers.api.serializers import (
+    CustomerSerializer,
+    InteractionSerializer,
+    JourneyStageSerializer,
+)
+from customers.models import Customer, Interaction, JourneyStage
+
+
+class MethodBeforePermissionMixin:
+    """Answer 405 for a method the route does not serve before checking model permissions.
+
+    DjangoModelPermissions maps PUT to `change_…`, so without this an agent would get 403 for
+    a PUT on an interaction and a manager 405; everyone should get 405.
+    """
+
+    def check_permissions(self, request) -> None:
+        if not hasattr(self, request.method.lower()):
+            raise MethodNotAllowed(request.method)
+        super().check_permissions(request)
+
+
+class CustomerPagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class InteractionCursorPagination(CursorPagination):
+    """Interactions grow without bound: a cursor keeps page 500 as cheap as page 1 and never
+    repeats or skips a row when new interactions arrive between requests."""
+
+    ordering = ("-occurred_at", "-id")
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+    def decode_cursor(self, request) -> Cursor | None:
+        # DRF checks a cursor's shape but not that its position is a date: a hand-made one
+        # would reach the query. It is an invalid cursor like any other (404).
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            try:
+                valid = parse_datetime(cursor.position) is not None
+            except ValueError:
+                valid = False
+            if not valid:
+                raise NotFound(self.invalid_cursor_message)
+        return cursor
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List customers (search, filter, order)"),
+    retrieve=extend_schema(summary="Get a customer"),
+    create=extend_schema(summary="Create a customer"),
+    update=extend_schema(summary="Replace a customer's editable fields"),
+    partial_update=extend_schema(summary="Change some of a customer's fields"),
+    destroy=extend_schema(summary="Delete a customer and its interactions (managers)"),
+)
+class CustomerViewSet(MethodBeforePermissionMixin, viewsets.ModelViewSet):
+    serializer_class = CustomerSerializer
+    pagination_class = CustomerPagination
+    filter_backends = [DjangoFilterBackend, StableOrderingFilter]
+    filterset_class = CustomerFilter
+    ordering_fields = ["name", "created_at"]
+    ordering = ["name", "id"]
+
+    def get_queryset(self) -> QuerySet[Customer]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Customer.objects.none()
+        return customers_visible_to(self.request.user)
+
+    def perform_create(self, serializer: CustomerSerializer) -> None:
+        serializer.instance = services.create_customer(**serializer.validated_data)
+
+    def perform_update(self, serializer: CustomerSerializer) -> None:
+        serializer.instance = services.update_customer(
+            customer=serializer.instance, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: Customer) -> None:
+        services.delete_customer(customer=instance)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List interactions, newest first (cursor pages)"),
+    retrieve=extend_schema(summary="Get an interaction"),
+    create=extend_schema(
+        summary="Log an interaction",
+        description="The interaction is stored at once with its sentiment pending (empty) and "
+        "queued for scoring. `agent` is the authenticated user.",
+    ),
+)
+class InteractionViewSet(
+    MethodBeforePermissionMixin,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = InteractionSerializer
+    pagination_class = InteractionCursorPagination
+    # No OrderingFilter: the cursor needs the one fixed order.
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = InteractionFilter
+
+    def get_queryset(self) -> QuerySet[Interaction]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Interaction.objects.none()
+        return interactions_visible_to(self.request.user).select_related("stage")
+
+    def perform_create(self, serializer: InteractionSerializer) -> None:
+        serializer.instance = services.log_interaction(
+            agent=self.request.user, **serializer.validated_data
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List journey stages"),
+    retrieve=extend_schema(summary="Get a journey stage"),
+)
+class JourneyStageViewSet(MethodBeforePermissionMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = JourneyStage.objects.all()
+    serializer_class = JourneyStageSerializer
+    filter_backends = []

@@ -1,0 +1,130 @@
+"""Shapes of customers, interactions and journey stages in the API.
+
+Serializers only check the shape and types of the input; the rules (unique email, a time zone
+that exists, no interaction in the future, …) live in the models and services the viewsets call.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from rest_framework import serializers
+
+from customers.access import customers_visible_to
+from customers.models import Customer, Interaction, JourneyStage
+
+
+def _id_field() -> serializers.IntegerField:
+    # Parses the id before the lookup, so 1.5 is a 400 rather than silently customer 1.
+    return serializers.IntegerField()
+
+
+class OwnerField(serializers.PrimaryKeyRelatedField):
+    """The owning user, by id: an active user in a role (the same choice the HTML form offers)."""
+
+    def get_queryset(self) -> QuerySet:
+        return (
+            get_user_model()
+            .objects.filter(is_active=True, groups__name__in=["Agent", "Manager", "Admin"])
+            .distinct()
+        )
+
+
+class VisibleCustomerField(serializers.PrimaryKeyRelatedField):
+    """A customer, by id, among those the requesting user may see. Another agent's customer is
+    reported exactly like an id that does not exist."""
+
+    def get_queryset(self) -> QuerySet[Customer]:
+        request = self.context.get("request")
+        if request is None:
+            return Customer.objects.none()
+        return customers_visible_to(request.user)
+
+
+class StageField(serializers.SlugRelatedField):
+    """A journey stage by slug (`complaint`), which integrators can hard-code across databases."""
+
+    def to_internal_value(self, data):
+        # PostgreSQL cannot compare text with a NUL byte; refuse it before the lookup.
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    owner = OwnerField(
+        pk_field=_id_field(),
+        allow_null=True,
+        required=False,
+        help_text="Id of the user who owns the customer (an active Agent, Manager or Admin).",
+    )
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "name",
+            "email",
+            "company",
+            "phone",
+            "external_ref",
+            "owner",
+            "timezone",
+            "notes",
+            "survey_opt_out",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class InteractionSerializer(serializers.ModelSerializer):
+    customer = VisibleCustomerField(pk_field=_id_field(), help_text="Id of the customer.")
+    stage = StageField(
+        slug_field="slug",
+        queryset=JourneyStage.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="Slug of the journey stage (see /api/v1/stages/), e.g. `complaint`.",
+    )
+
+    class Meta:
+        model = Interaction
+        fields = [
+            "id",
+            "customer",
+            "channel",
+            "direction",
+            "occurred_at",
+            "stage",
+            "subject",
+            "body",
+            "external_ref",
+            "agent",
+            "created_at",
+            "sentiment_label",
+            "sentiment_score",
+            "sentiment_confidence",
+            "sentiment_model",
+            "scored_at",
+        ]
+        # The agent is whoever logs the interaction; the sentiment fields belong to the scoring
+        # pipeline and stay empty ("pending") until it has run.
+        read_only_fields = [
+            "agent",
+            "created_at",
+            "sentiment_label",
+            "sentiment_score",
+            "sentiment_confidence",
+            "sentiment_model",
+            "scored_at",
+        ]
+        extra_kwargs = {
+            "occurred_at": {"help_text": "When it happened (ISO 8601); defaults to now."},
+        }
+
+
+class JourneyStageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JourneyStage
+        fields = ["id", "name", "slug", "order", "is_critical", "weight", "description"]
