@@ -3,3 +3,7 @@ from django.apps import AppConfig
 
 class MomentsConfig(AppConfig):
     name = "moments"
+
+    def ready(self) -> None:
+        import moments.memory_receivers  # noqa: F401  (moment detection after scoring)
+        from moments import receivers  # noqa: F401  (connects the signal receivers)

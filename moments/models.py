@@ -1,0 +1,382 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from customers.models import Interaction
+
+
+class SentimentModel(models.Model):
+    """One training run of the sentiment model, and so one model version: its status while
+    training (with progress), its metrics once ready, or why it failed.
+
+    The model file lives in SENTIMENT_MODEL_DIR/<version>/ next to its metadata.json (see
+    moments.sentiment.training); this row says which model is active and is what agents and
+    admins see on the status page.
+    """
+
+    class Kind(models.TextChoices):
+        QUICK = "quick", "Quick (frozen embeddings)"
+        FULL = "full", "Full (fine-tuned)"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        TRAINING = "training", "Training"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    version = models.CharField(max_length=120, blank=True, help_text="Set when training ends.")
+    progress = models.FloatField(default=0.0)
+    message = models.CharField(
+        max_length=500, blank=True, help_text="Current step, or why it failed."
+    )
+    with_corrections = models.BooleanField(default=False)
+    path = models.CharField(
+        max_length=500, blank=True, help_text="model.pt, relative to SENTIMENT_MODEL_DIR."
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The model scoring uses is the ready one activated last (a newer full model replaces the
+    # quick one; a model that fails to load is marked failed and the previous one takes over).
+    activated_at = models.DateTimeField(null=True, blank=True)
+    # Heartbeat while training: a "training" row not updated for a while lost its worker.
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(progress__gte=0) & Q(progress__lte=1),
+                name="sentimentmodel_progress_range",
+            ),
+            models.UniqueConstraint(
+                fields=["version"], condition=~Q(version=""), name="sentimentmodel_version_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} model {self.version or '(unnamed)'}: {self.status}"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.TRAINING)
+
+    @property
+    def metric_rows(self) -> list[dict]:
+        """Per held-out split: size, macro-F1, accuracy, and VADER's macro-F1 on the same rows."""
+        vader = self.metadata.get("vader", {})
+        return [
+            {
+                "split": name,
+                "n": row["n"],
+                "macro_f1": row["macro_f1"],
+                "accuracy": row["accuracy"],
+                "vader_f1": vader.get(name, {}).get("macro_f1"),
+            }
+            for name, row in self.metadata.get("metrics", {}).items()
+        ]
+
+    @property
+    def hutto_f1(self) -> float | None:
+        return self.metadata.get("metrics", {}).get("hutto3_test", {}).get("macro_f1")
+
+
+class SentimentCorrection(models.Model):
+    """An agent's correction of an interaction's sentiment: a labelled example for retraining
+    (``train_sentiment --with-corrections``). One per interaction; correcting again updates it.
+
+    ``text`` is a copy of what the agent read, so retraining uses the text that was judged even
+    if the interaction is later edited.
+    """
+
+    interaction = models.OneToOneField(
+        Interaction, on_delete=models.CASCADE, related_name="sentiment_correction"
+    )
+    label = models.CharField(max_length=16, choices=Interaction.Sentiment.choices)
+    text = models.TextField()
+    previous_label = models.CharField(max_length=16, blank=True)
+    previous_model = models.CharField(max_length=120, blank=True)
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="sentiment_corrections",
+    )
+    corrected_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-corrected_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(label__in=["negative", "neutral", "positive"]),
+                name="sentimentcorrection_label_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Interaction {self.interaction_id} corrected to {self.label}"
+
+
+# --- Memory moments (see moments/scoring.py and docs/memory-model.md) ---------------------
+
+
+class Polarity(models.TextChoices):
+    POSITIVE = "positive", "Positive"
+    NEGATIVE = "negative", "Negative"
+    NEUTRAL = "neutral", "Neutral"
+
+
+class TagPolarity(models.TextChoices):
+    POSITIVE = "positive", "Positive"
+    NEGATIVE = "negative", "Negative"
+    EITHER = "either", "Either"
+
+
+colour_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour like #1f7a4d.")
+
+
+class TagCategory(models.Model):
+    """A group of tags in the taxonomy (service, speed, money, …), for admins and filters."""
+
+    name = models.CharField(max_length=80, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.TextField(blank=True)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "name"]
+        verbose_name_plural = "tag categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MomentTagQuerySet(models.QuerySet):
+    def active(self) -> MomentTagQuerySet:
+        return self.filter(active=True)
+
+
+class MomentTag(models.Model):
+    """A kind of memorable moment ("empathy win", "broken promise"). ``weight`` scales the
+    moment's impact. Retiring a tag (active=False) hides it from new tagging; old moments keep it.
+    """
+
+    category = models.ForeignKey(TagCategory, on_delete=models.PROTECT, related_name="tags")
+    name = models.CharField(max_length=80, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    polarity = models.CharField(
+        max_length=8, choices=TagPolarity.choices, default=TagPolarity.EITHER
+    )
+    weight = models.FloatField(default=1.0, help_text="Impact weight, 0 to 10.")
+    colour = models.CharField(max_length=7, default="#6b7280", validators=[colour_validator])
+    description = models.TextField(blank=True)
+    active = models.BooleanField(default=True, help_text="Retired tags stay on old moments.")
+    order = models.PositiveSmallIntegerField(default=0)
+
+    objects = MomentTagQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["order", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(weight__gte=0) & Q(weight__lte=10), name="momenttag_weight_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name if self.active else f"{self.name} (retired)"
+
+
+class TagRule(models.Model):
+    """Keywords or phrases (one per line, case-insensitive, whole words) and an optional stage
+    that suggest a tag. A match makes the interaction a moment with that tag."""
+
+    name = models.CharField(max_length=120, unique=True)
+    tag = models.ForeignKey(MomentTag, on_delete=models.CASCADE, related_name="rules")
+    phrases = models.TextField(help_text="One keyword or phrase per line.")
+    stage = models.ForeignKey(
+        "customers.JourneyStage",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="tag_rules",
+        help_text="Only interactions in this stage (empty: any stage).",
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def phrase_list(self) -> list[str]:
+        return [line.strip().lower() for line in self.phrases.splitlines() if line.strip()]
+
+
+class MomentQuerySet(models.QuerySet):
+    def live(self) -> MomentQuerySet:
+        """Moments that count: not dismissed by an agent."""
+        return self.filter(dismissed=False)
+
+
+class Moment(models.Model):
+    """An interaction the customer is likely to remember: why (``reasons``), how it feels
+    (polarity, intensity), how much it weighs (impact) and how long it will be remembered
+    (the recall forecast, recomputed as time passes and when a later moment refreshes it)."""
+
+    class Reason(models.TextChoices):
+        PEAK = "peak", "Sentiment peak"
+        SWING = "swing", "Swing from baseline"
+        CRITICAL_STAGE = "critical_stage", "Critical stage"
+        TAG_RULE = "tag_rule", "Tag rule"
+        AGENT = "agent", "Tagged by an agent"
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="moments"
+    )
+    interaction = models.ForeignKey(
+        Interaction, null=True, blank=True, on_delete=models.CASCADE, related_name="moments"
+    )
+    stage = models.ForeignKey(
+        "customers.JourneyStage",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="moments",
+    )
+    occurred_at = models.DateTimeField(db_index=True)
+    tags = models.ManyToManyField(
+        MomentTag, through="MomentTagging", related_name="moments", blank=True
+    )
+    polarity = models.CharField(max_length=8, choices=Polarity.choices, default=Polarity.NEUTRAL)
+    intensity = models.FloatField(default=0.0)
+    impact = models.FloatField(default=0.0)
+    # [{"reason": "peak", "detail": "|-0.92| x 0.95 = 0.87 >= 0.60"}, …]
+    reasons = models.JSONField(default=list, blank=True)
+    detected_by = models.CharField(
+        max_length=150, help_text="Detection reasons or rule names, or the agent's username."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="moments_created",
+    )
+    dismissed = models.BooleanField(default=False)
+    dismissed_reason = models.CharField(max_length=300, blank=True)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="moments_dismissed",
+    )
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    # Recall forecast (moments/scoring.py): stability in days, refreshes, and recall now and
+    # 7 / 30 / 365 days after the moment happened, as of computed_at.
+    stability_days = models.FloatField(default=0.0)
+    refresh_count = models.PositiveIntegerField(default=0)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    recall_now = models.FloatField(default=1.0)
+    recall_7 = models.FloatField(default=0.0)
+    recall_30 = models.FloatField(default=0.0)
+    recall_365 = models.FloatField(default=0.0)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MomentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["interaction"],
+                condition=Q(interaction__isnull=False),
+                name="moment_one_per_interaction",
+                violation_error_message="This interaction is already a moment.",
+            ),
+            models.CheckConstraint(
+                condition=Q(intensity__gte=0) & Q(intensity__lte=1),
+                name="moment_intensity_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(dismissed=False) | ~Q(dismissed_reason=""),
+                name="moment_dismissed_has_reason",
+                violation_error_message="Say why the moment is dismissed.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-occurred_at"], name="moment_customer_time"),
+            models.Index(fields=["stage", "occurred_at"], name="moment_stage_time"),
+        ]
+        permissions = [("view_dashboard", "Can view the journey map dashboard")]
+
+    def __str__(self) -> str:
+        return f"Moment {self.pk} ({self.polarity}) of customer {self.customer_id}"
+
+    @property
+    def reason_codes(self) -> list[str]:
+        return [r.get("reason", "") for r in self.reasons]
+
+    @property
+    def reason_labels(self) -> list[str]:
+        labels = dict(self.Reason.choices)
+        return [labels.get(code, code) for code in self.reason_codes]
+
+
+class MomentTagging(models.Model):
+    """A tag on a moment, with who put it there (an agent, or a rule / detection)."""
+
+    moment = models.ForeignKey(Moment, on_delete=models.CASCADE, related_name="taggings")
+    tag = models.ForeignKey(MomentTag, on_delete=models.PROTECT, related_name="taggings")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    source = models.CharField(max_length=150, blank=True, help_text="Rule name, or 'agent'.")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["moment", "tag"], name="momenttagging_unique"),
+        ]
+        indexes = [models.Index(fields=["tag", "moment"], name="momenttagging_tag_moment")]
+
+    def __str__(self) -> str:
+        return f"{self.tag} on moment {self.moment_id}"
+
+
+class CustomerMemory(models.Model):
+    """A customer's memory balance (moments/scoring.py), kept up to date by the services and a
+    scheduled refresh, so lists and dashboards read one row per customer, not their moments."""
+
+    customer = models.OneToOneField(
+        "customers.Customer", on_delete=models.CASCADE, related_name="memory"
+    )
+    balance = models.FloatField(default=0.0)
+    previous_balance = models.FloatField(default=0.0)
+    trend = models.FloatField(default=0.0)
+    at_risk = models.BooleanField(default=False)
+    moment_count = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "customer memories"
+        indexes = [
+            models.Index(
+                fields=["balance"], name="customermemory_at_risk", condition=Q(at_risk=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Memory of customer {self.customer_id}: {self.balance:+.2f}"

@@ -5,15 +5,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0003_search_trigram_index'),
+        ("customers", "0003_search_trigram_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='interaction',
-            index=models.Index(models.OrderBy(models.F('occurred_at'), descending=True), models.OrderBy(models.F('id'), descending=True), name='interaction_recent'),
+            model_name="interaction",
+            index=models.Index(
+                models.OrderBy(models.F("occurred_at"), descending=True),
+                models.OrderBy(models.F("id"), descending=True),
+                name="interaction_recent",
+            ),
         ),
     ]

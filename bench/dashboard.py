@@ -1,0 +1,330 @@
+"""Benchmark: the journey map heatmap on 100k and 1M interactions, ORM against raw SQL.
+
+Seeds two throw-away databases (PostgreSQL `<name>_bench_dashboard` and `…_dashboard_large` on
+the DATABASE_URL server, else temporary SQLite files): one with 100k interactions, one with 1M
+(20 per customer; one in ten is a moment, most with one or two tags, a few dismissed; every
+customer with moments has its memory row). Then, on each, times the heatmap selector the page
+and the API use (`moments.memory_selectors.journey_heatmap`: stages, tags, and one GROUP BY over
+live moments left-joined to their tags) against the same three statements in hand-written SQL
+through a cursor, interleaved, unfiltered and filtered (last 90 days, negative). The full
+dashboard page (a manager's request) is timed for information.
+
+    python bench/dashboard.py            # on DATABASE_URL (PostgreSQL), else SQLite
+    python bench/dashboard.py --quick    # tiny sizes, for the smoke test
+
+Ends with `RESULT dashboard ratio=<max ORM/raw ratio> target<=1.2 PASS|FAIL`; FAIL also when
+the heatmap's query count differs between the two sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from datetime import date, timedelta
+
+import _setup
+
+TARGET = 1.2
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--small", type=int, default=100_000, help="interactions, small db")
+    parser.add_argument("--large", type=int, default=1_000_000, help="interactions, large db")
+    parser.add_argument("--per-customer", type=int, default=20)
+    parser.add_argument("--moment-every", type=int, default=10, help="one moment in N")
+    parser.add_argument("--runs", type=int, default=15, help="timed calls per figure")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    parser.add_argument("--keep-db", action="store_true", help="leave the bench databases")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.small, args.large, args.runs, args.warmup = 400, 2_000, 3, 1
+    return args
+
+
+# --- Seeding --------------------------------------------------------------------------------
+
+
+def seed(total: int, args, using: str, rng: random.Random) -> dict:
+    """Customers, interactions, moments with tags, customer memory rows; returns counts."""
+    from django.utils import timezone
+
+    from customers.models import Customer, Interaction, JourneyStage
+    from moments import scoring
+    from moments.models import CustomerMemory, Moment, MomentTag, MomentTagging
+
+    params = scoring.MemoryParams()
+    now = timezone.now()
+    stages = list(JourneyStage.objects.using(using).all())
+    tags = list(MomentTag.objects.using(using).all())
+    customers_n = max(1, total // args.per_customer)
+    Customer.objects.using(using).bulk_create(
+        [
+            Customer(name=f"Customer {i}", email=f"c{i}@bench.example", company="Bench")
+            for i in range(customers_n)
+        ],
+        batch_size=2000,
+    )
+    customer_ids = list(Customer.objects.using(using).values_list("pk", flat=True))
+    chunk = 5000
+    made = moments_made = taggings_made = 0
+    memory: dict[int, list[float]] = {}
+    while made < total:
+        size = min(chunk, total - made)
+        rows = []
+        for i in range(made, made + size):
+            is_moment = i % args.moment_every == 0
+            score = rng.choice([-0.95, -0.85, 0.8, 0.92]) if is_moment else rng.uniform(-0.4, 0.4)
+            occurred = now - timedelta(days=rng.uniform(0, 730))
+            rows.append(
+                Interaction(
+                    customer_id=customer_ids[i % customers_n],
+                    channel="email",
+                    direction="inbound",
+                    occurred_at=occurred,
+                    stage=stages[i % len(stages)],
+                    subject="Bench interaction",
+                    body="Seeded for the dashboard benchmark.",
+                    sentiment_label="negative"
+                    if score < -0.2
+                    else "positive"
+                    if score > 0.2
+                    else "neutral",
+                    sentiment_score=score,
+                    sentiment_confidence=0.9,
+                    sentiment_model="bench",
+                    scored_at=occurred,
+                )
+            )
+        created = Interaction.objects.using(using).bulk_create(rows, batch_size=chunk)
+        moments = []
+        moment_tags = []
+        for interaction in created:
+            if interaction.sentiment_score is None or abs(interaction.sentiment_score) < 0.6:
+                continue
+            n_tags = rng.choice([0, 1, 1, 1, 2])
+            chosen = rng.sample(tags, n_tags)
+            intensity = abs(interaction.sentiment_score) * 0.9
+            polarity = "negative" if interaction.sentiment_score < 0 else "positive"
+            impact = scoring.impact(
+                tag_weights=[t.weight for t in chosen],
+                intensity=intensity,
+                stage_weight=interaction.stage.weight,
+                polarity=polarity,
+                params=params,
+            )
+            f = scoring.forecast(
+                occurred_at=interaction.occurred_at,
+                now=now,
+                intensity=intensity,
+                impact=impact,
+                params=params,
+            )
+            dismissed = rng.random() < 0.02
+            moments.append(
+                Moment(
+                    customer_id=interaction.customer_id,
+                    interaction_id=interaction.pk,
+                    stage_id=interaction.stage_id,
+                    occurred_at=interaction.occurred_at,
+                    polarity=polarity,
+                    intensity=intensity,
+                    impact=impact,
+                    reasons=[{"reason": "peak", "detail": "bench"}],
+                    detected_by="peak",
+                    dismissed=dismissed,
+                    dismissed_reason="bench" if dismissed else "",
+                    stability_days=f.stability_days,
+                    recall_now=f.now,
+                    recall_7=f.at_7,
+                    recall_30=f.at_30,
+                    recall_365=f.at_365,
+                    computed_at=now,
+                )
+            )
+            moment_tags.append(chosen)
+            if not dismissed:
+                memory.setdefault(interaction.customer_id, []).append(impact * f.now)
+        Moment.objects.using(using).bulk_create(moments, batch_size=chunk)
+        taggings = [
+            MomentTagging(moment_id=m.pk, tag=t, source="bench")
+            for m, chosen in zip(moments, moment_tags, strict=True)
+            for t in chosen
+        ]
+        MomentTagging.objects.using(using).bulk_create(taggings, batch_size=chunk)
+        made += size
+        moments_made += len(moments)
+        taggings_made += len(taggings)
+    CustomerMemory.objects.using(using).bulk_create(
+        [
+            CustomerMemory(
+                customer_id=cid,
+                balance=sum(c) / len(c),
+                previous_balance=sum(c[:-1]) / max(1, len(c) - 1),
+                trend=sum(c) / len(c) - sum(c[:-1]) / max(1, len(c) - 1),
+                at_risk=sum(c) / len(c) < 0 and c[-1] < 0,
+                moment_count=len(c),
+                computed_at=now,
+            )
+            for cid, c in memory.items()
+        ],
+        batch_size=chunk,
+    )
+    return {
+        "customers": customers_n,
+        "interactions": total,
+        "moments": moments_made,
+        "taggings": taggings_made,
+    }
+
+
+# --- The two sides --------------------------------------------------------------------------
+
+RAW_AGGREGATE = """
+SELECT m.stage_id, t.tag_id, COUNT(m.id), AVG(m.impact), SUM(m.impact * m.recall_now)
+FROM moments_moment m LEFT OUTER JOIN moments_momenttagging t ON t.moment_id = m.id
+WHERE NOT m.dismissed {where}
+GROUP BY m.stage_id, t.tag_id
+"""
+RAW_STAGES = (
+    'SELECT id, name, slug, "order", is_critical, weight, description '
+    'FROM customers_journeystage ORDER BY "order", name'
+)
+RAW_TAGS = (
+    'SELECT t.id, t.name, t.slug, t.polarity, t.weight, t.colour, t.active, t."order", c.name '
+    "FROM moments_momenttag t INNER JOIN moments_tagcategory c ON c.id = t.category_id "
+    'ORDER BY t."order", t.name'
+)
+
+
+def raw_heatmap(using: str, flt) -> dict:
+    """The same three statements by hand, into plain dicts."""
+    from django.db import connections
+
+    conditions, params = [], []
+    for key, value in flt.moment_filter("m.").items():
+        column, _, lookup = key.partition("__")
+        if column == "m.dismissed":
+            continue
+        op = {"gte": ">=", "lt": "<", "": "="}[lookup]
+        conditions.append(f"{column} {op} %s")
+        params.append(value)
+    where = "".join(f" AND {c}" for c in conditions)
+    with connections[using].cursor() as cursor:
+        cursor.execute(RAW_STAGES)
+        stages = cursor.fetchall()
+        cursor.execute(RAW_TAGS)
+        tags = cursor.fetchall()
+        cursor.execute(RAW_AGGREGATE.format(where=where), params)
+        cells = {(s, t): (n, a, r / n if n else 0.0) for s, t, n, a, r in cursor.fetchall()}
+    return {"stages": stages, "tags": tags, "cells": cells}
+
+
+def check_same(orm, raw) -> None:
+    """Both sides must compute the same figures (else the comparison means nothing)."""
+    assert len(orm.stages) == len(raw["stages"]), "stages differ"
+    assert set(orm.cells) == set(raw["cells"]), "cells differ"
+    for key, cell in orm.cells.items():
+        n, mean, remembered = raw["cells"][key]
+        assert cell.count == n, (key, cell.count, n)
+        assert abs(cell.mean_impact - mean) < 1e-6, (key, cell.mean_impact, mean)
+        assert abs(cell.remembered_impact - remembered) < 1e-6, key
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    where = _setup.bench_database("dashboard", extra=("large",), keep=args.keep_db)
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.test import Client
+    from django.urls import reverse
+
+    from moments import memory_selectors as selectors
+
+    print(f"bench dashboard on {where}")
+    rng = random.Random(42)
+    sizes = {"default": args.small, "large": args.large}
+    counts = {}
+    for alias, total in sizes.items():
+        _setup.use_database(alias)
+        start = time.perf_counter()
+        counts[alias] = seed(total, args, alias, rng)
+        _setup.analyze(alias)
+        print(f"seeded {alias}: {counts[alias]} in {time.perf_counter() - start:.0f} s")
+
+    filters = {
+        "all moments": selectors.HeatmapFilter(),
+        "last 90 days, negative": selectors.HeatmapFilter(
+            date_from=date.today() - timedelta(days=90), polarity="negative"
+        ),
+    }
+    rows, ratios, query_counts = [], [], {}
+    for alias in sizes:
+        _setup.use_database(alias)
+        user = get_user_model().objects.create_user(username=f"bench-manager-{alias}")
+        user.groups.add(Group.objects.get(name="Manager"))
+        client = Client()
+        client.force_login(user)
+        for label, flt in filters.items():
+            check_same(selectors.journey_heatmap(flt), raw_heatmap(alias, flt))
+
+            def orm(flt=flt):
+                return selectors.journey_heatmap(flt)
+
+            def raw(flt=flt, alias=alias):
+                return raw_heatmap(alias, flt)
+
+            query_counts[(alias, label)] = _setup.count_queries(orm, alias)[0]
+            t_orm, t_raw = _setup.time_requests([orm, raw], runs=args.runs, warmup=args.warmup)
+            ratio = t_orm.median / t_raw.median
+            ratios.append(ratio)
+            rows.append(
+                [
+                    f"{sizes[alias]:,} inter. · {label}",
+                    f"{t_orm.median:.2f} ms",
+                    f"{t_raw.median:.2f} ms",
+                    query_counts[(alias, label)],
+                    f"{ratio:.2f}",
+                ]
+            )
+
+        def page(client=client):
+            response = client.get(reverse("journey-map"))
+            assert response.status_code == 200, response.status_code
+            return response
+
+        page_queries = _setup.count_queries(page, alias)[0]
+        (t_page,) = _setup.time_requests([page], runs=args.runs, warmup=args.warmup)
+        query_counts[(alias, "page")] = page_queries
+        rows.append(
+            [
+                f"{sizes[alias]:,} inter. · dashboard page",
+                f"{t_page.median:.2f} ms",
+                "",
+                page_queries,
+                "",
+            ]
+        )
+
+    print()
+    print(_setup.table(["heatmap", "ORM", "raw SQL", "queries", "ORM/raw"], rows))
+    for alias in sizes:
+        c = counts[alias]
+        print(
+            f"{alias}: {c['customers']:,} customers, {c['interactions']:,} interactions, "
+            f"{c['moments']:,} moments, {c['taggings']:,} taggings"
+        )
+    flat = all(
+        query_counts[("default", key)] == query_counts[("large", key)] for key in [*filters, "page"]
+    )
+    print(f"query count flat across sizes: {'yes' if flat else 'NO'}")
+    worst = max(ratios)
+    print(_setup.result_line("dashboard", "ratio", worst, TARGET, worst <= TARGET and flat))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

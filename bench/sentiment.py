@@ -1,0 +1,358 @@
+"""Benchmark: is the scoring pipeline as fast as the model allows, and how good is the model?
+
+On a throw-away database (on DATABASE_URL's server, else SQLite), same model, same run:
+
+1. Model batch throughput (the limit): the loaded model scores N interaction texts in batches
+   of SENTIMENT_BATCH_SIZE, nothing else.
+2. Pipeline throughput: N pending interactions are queued exactly as the app queues them
+   (`moments.tasks.enqueue_scoring` -> django-q2 ORM broker), then a worker loop in this process
+   takes each task off the broker (dequeue, unsign, run `moments.tasks.score_interactions`,
+   acknowledge) until every row is scored in the database. Interactions scored per second.
+   Running in-process keeps the model and the CPU the same as in (1); `--cluster` instead
+   starts a real `manage.py qcluster` (1 worker, model loaded and warmed before timing).
+3. Long texts (whole Amazon reviews / NYT editorials rebuilt from held-out snippets): speed and
+   macro-F1 of the strategies considered (sentence split + strength-weighted mean - what the
+   app does -, plain mean, whole text truncated by the model, first 100 words only).
+4. Quality: macro-F1 on each held-out split next to VADER on the same rows (`--quick`: read
+   from the model's metadata instead of recomputed).
+
+    python bench/sentiment.py                     # newest model in SENTIMENT_MODEL_DIR
+    python bench/sentiment.py --model PATH.pt     # a given model file
+    python bench/sentiment.py --quick             # small N, metrics from metadata (smoke test)
+
+Last line: `RESULT sentiment pipeline_ratio=<pipeline / model> target>=0.8 PASS|FAIL`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import _setup
+
+TARGET = 0.8
+
+OPENERS = ["Hi team,", "Hello,", "Call notes:", "Chat transcript summary:", ""]
+CLOSERS = ["Thanks, Sam", "Regards", "", "Best, Alex", "Please call me back."]
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, help="model.pt (default: newest in the model dir)")
+    parser.add_argument("--n", type=int, default=2000, help="interactions per throughput figure")
+    parser.add_argument("--quick", action="store_true", help="small N; metrics from metadata")
+    parser.add_argument("--cluster", action="store_true", help="time a real qcluster instead")
+    parser.add_argument("--keep-db", action="store_true")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n = 128
+    return args
+
+
+def find_model(explicit: Path | None) -> Path:
+    """The given model, else the newest fine-tuned model in SENTIMENT_MODEL_DIR (else quick)."""
+    from django.conf import settings
+
+    if explicit:
+        return explicit.resolve()
+    found = []
+    for meta in Path(settings.SENTIMENT_MODEL_DIR).glob("*/metadata.json"):
+        data = json.loads(meta.read_text())
+        found.append(
+            (data.get("mode") == "full", data.get("version", ""), meta.parent / "model.pt")
+        )
+    if not found:
+        raise SystemExit(
+            f"bench: no model in {settings.SENTIMENT_MODEL_DIR}; run `manage.py train_sentiment` "
+            "(or --quick) first, or pass --model PATH"
+        )
+    return max(found)[2]
+
+
+def register(model_path: Path):
+    """Make the model the active one in the bench database, as training would."""
+    from django.utils import timezone
+
+    from moments.models import SentimentModel
+    from moments.sentiment.loader import read_metadata
+
+    metadata = read_metadata(model_path)
+    return SentimentModel.objects.create(
+        kind=metadata.get("mode", "full"),
+        status=SentimentModel.Status.READY,
+        version=metadata.get("version") or f"{timezone.now():%Y%m%dT%H%M%SZ}-bench",
+        path=str(model_path),
+        metadata=metadata,
+        progress=1.0,
+        finished_at=timezone.now(),
+        activated_at=timezone.now(),
+    )
+
+
+def interaction_texts(n: int, rng: random.Random) -> tuple[list[str], object]:
+    """Interaction-like texts: held-out snippets (tweets, reviews, editorials) with a greeting
+    and a sign-off, the way short emails and chat summaries look. Short texts: a separate
+    figure covers long ones."""
+    from django.conf import settings
+
+    from moments.sentiment.data import build_dataset
+
+    dataset = build_dataset(Path(settings.SENTIMENT_CACHE_DIR) / "wheels", seed=42)
+    pool = [e.text for e in dataset.test + dataset.dev]
+    texts = []
+    for _ in range(n):
+        body = " ".join(rng.sample(pool, rng.choice([1, 1, 2])))
+        texts.append("\n".join(p for p in (rng.choice(OPENERS), body, rng.choice(CLOSERS)) if p))
+    return texts, dataset
+
+
+def seed_interactions(texts: list[str]) -> list[int]:
+    """Pending interactions, bulk-created (no signal: the bench queues them itself)."""
+    from customers.models import Customer, Interaction
+
+    customer = Customer.objects.create(name="Sentiment Bench", email="bench@example.com")
+    rows = Interaction.objects.bulk_create(
+        Interaction(customer=customer, channel="email", subject="", body=text) for text in texts
+    )
+    return [row.pk for row in rows]
+
+
+def run_queue_in_process() -> tuple[dict[str, int], float]:
+    """Take tasks off the real django-q2 broker and run them, as a worker does, until the queue
+    is empty; return the count per task function and when the last scoring task finished.
+
+    Other apps' reactions to `interactions_scored` (moment detection, rules) are queued after
+    the scoring tasks (higher ids), so they run after them here, untimed: they are not sentiment
+    scoring, and a deployment may give them other workers."""
+    from pydoc import locate
+
+    from django_q.brokers import get_broker
+    from django_q.signing import SignedPackage
+
+    broker = get_broker()
+    done: dict[str, int] = {}
+    scored_at = 0.0
+    while True:
+        batch = broker.dequeue()
+        if not batch:
+            return done, scored_at
+        for task_id, payload in batch:
+            task = SignedPackage.loads(payload)
+            func = task["func"] if callable(task["func"]) else locate(task["func"])
+            func(*task["args"], **task["kwargs"])
+            name = task["func"] if isinstance(task["func"], str) else func.__name__
+            done[name] = done.get(name, 0) + 1
+            broker.acknowledge(task_id)
+            if name == "moments.tasks.score_interactions":
+                scored_at = time.perf_counter()
+
+
+def pipeline_in_process(texts: list[str]) -> float:
+    from customers.models import Interaction
+    from moments import tasks
+
+    ids = seed_interactions(texts)
+    start = time.perf_counter()
+    tasks.enqueue_scoring(ids)
+    done, scored_at = run_queue_in_process()
+    elapsed = scored_at - start
+    print("tasks run by the in-process worker: " + ", ".join(f"{k} x{v}" for k, v in done.items()))
+    left = Interaction.objects.filter(pk__in=ids, scored_at__isnull=True).count()
+    assert left == 0, f"{left} interactions left unscored"
+    return len(ids) / elapsed
+
+
+def pipeline_cluster(texts: list[str]) -> float:
+    """A real `qcluster` (1 worker): warmed with a small batch, then timed on N."""
+    from django.conf import settings
+    from django.db import connection
+
+    from customers.models import Interaction
+    from moments import tasks
+
+    env = os.environ | {"Q_WORKERS": "1", "Q_POLL": "0.1", "LOG_LEVEL": "WARNING"}
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=_setup.ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def drain(ids: list[int], timeout: float) -> None:
+            deadline = time.monotonic() + timeout
+            while Interaction.objects.filter(pk__in=ids, scored_at__isnull=True).exists():
+                if time.monotonic() > deadline:
+                    raise SystemExit("bench: the cluster did not score the interactions in time")
+                time.sleep(0.05)
+
+        warm = seed_interactions(texts[: settings.SENTIMENT_BATCH_SIZE])
+        tasks.enqueue_scoring(warm)
+        drain(warm, 300)  # the worker imports torch and loads the model
+        ids = seed_interactions(texts)
+        start = time.perf_counter()
+        tasks.enqueue_scoring(ids)
+        drain(ids, 1800)
+        return len(ids) / (time.perf_counter() - start)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+def long_text_report(classifier, dataset) -> list[list[object]]:
+    """Speed and macro-F1 of each long-text strategy on the rebuilt long documents."""
+    from moments.sentiment.data import long_texts
+    from moments.sentiment.evaluation import macro_f1, vader_predict
+
+    rows = long_texts(dataset.test)
+    gold = [e.label for e in rows]
+    texts = [e.text for e in rows]
+    words = sum(len(t.split()) for t in texts) / len(texts)
+    strategies = {
+        "split + strength weights (app)": lambda: [
+            s.label for s in classifier.score(texts, aggregation="strength")
+        ],
+        "split + plain mean": lambda: [
+            s.label for s in classifier.score(texts, aggregation="mean")
+        ],
+        "whole text (truncated at 512 tokens)": lambda: _labels(
+            classifier.predict_probabilities(texts)
+        ),
+        "first 100 words only": lambda: _labels(
+            classifier.predict_probabilities([" ".join(t.split()[:100]) for t in texts])
+        ),
+    }
+    out = []
+    for name, run in strategies.items():
+        start = time.perf_counter()
+        predicted = run()
+        rate = len(texts) / (time.perf_counter() - start)
+        out.append([name, f"{rate:.1f}", f"{macro_f1(gold, predicted)['macro_f1']:.3f}"])
+    out.append(["VADER (baseline)", "-", f"{macro_f1(gold, vader_predict(texts))['macro_f1']:.3f}"])
+    print(f"\nLong texts: {len(texts)} documents, {words:.0f} words on average")
+    return out
+
+
+def _labels(probabilities: list[dict]) -> list[str]:
+    return [max(p, key=p.get) for p in probabilities]
+
+
+def quality_report(classifier, dataset, quick: bool) -> list[list[object]]:
+    from moments.sentiment.data import evaluation_splits
+    from moments.sentiment.evaluation import evaluate_splits, vader_predict
+
+    if quick:
+        metrics, vader = (
+            classifier.metadata.get("metrics", {}),
+            classifier.metadata.get("vader", {}),
+        )
+    else:
+        splits = evaluation_splits(dataset)
+        metrics = evaluate_splits(splits, lambda t: [s.label for s in classifier.score(t)])
+        vader = evaluate_splits(splits, vader_predict)
+    return [
+        [
+            name,
+            row["n"],
+            f"{row['macro_f1']:.3f}",
+            f"{vader[name]['macro_f1']:.3f}" if name in vader else "-",
+            f"{(row['macro_f1'] - vader[name]['macro_f1']) * 100:+.1f}" if name in vader else "-",
+        ]
+        for name, row in metrics.items()
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    where = _setup.bench_database("sentiment" + ("_quick" if args.quick else ""), keep=args.keep_db)
+
+    from django.conf import settings
+
+    from moments.sentiment.loader import get_classifier
+
+    model_path = find_model(args.model)
+    register(model_path)
+    load_start = time.perf_counter()
+    classifier = get_classifier()
+    load_seconds = time.perf_counter() - load_start
+    rng = random.Random(20261124)
+    texts, dataset = interaction_texts(args.n, rng)
+    batch = settings.SENTIMENT_BATCH_SIZE
+
+    print(f"sentiment bench on {where}")
+    print(
+        f"model {classifier.version} ({model_path}), loaded in {load_seconds:.1f} s; "
+        f"{args.n} interaction texts, {sum(len(t.split()) for t in texts) / args.n:.0f} words "
+        f"on average; batch size {batch}; torch threads {_torch_threads()}"
+    )
+
+    classifier.score(texts[:batch], batch_size=batch)  # warm-up
+    start = time.perf_counter()
+    classifier.score(texts, batch_size=batch)
+    model_rate = args.n / (time.perf_counter() - start)
+    one_start = time.perf_counter()
+    for text in texts[:64]:
+        classifier.score([text], batch_size=1)
+    single_rate = 64 / (time.perf_counter() - one_start)
+
+    pipeline_rate = pipeline_cluster(texts) if args.cluster else pipeline_in_process(texts)
+    ratio = pipeline_rate / model_rate
+    worker = "qcluster" if args.cluster else "in-process worker"
+    print()
+    print(
+        _setup.table(
+            ["throughput", "texts/s"],
+            [
+                ["model, one text at a time", f"{single_rate:.0f}"],
+                [f"model, batches of {batch} (the limit)", f"{model_rate:.0f}"],
+                [
+                    f"pipeline: queue -> model -> database ({worker})",
+                    f"{pipeline_rate:.0f}",
+                ],
+            ],
+        )
+    )
+    print(f"pipeline / model = {ratio:.2f}")
+
+    print(
+        _setup.table(
+            ["long-text strategy", "texts/s", "macro-F1"], long_text_report(classifier, dataset)
+        )
+    )
+    print(
+        "\nMacro-F1 on the held-out splits" + (" (from the model's metadata)" if args.quick else "")
+    )
+    print(
+        _setup.table(
+            ["split", "n", "model", "VADER", "points"],
+            quality_report(classifier, dataset, args.quick),
+        )
+    )
+
+    ok = ratio >= TARGET
+    print(
+        f"RESULT sentiment pipeline_ratio={ratio:.2f} target>={TARGET} {'PASS' if ok else 'FAIL'}"
+    )
+    return 0
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from moments import services, tasks
+from moments.models import SentimentCorrection, SentimentModel
+
+
+@admin.register(SentimentModel)
+class SentimentModelAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "kind",
+        "status",
+        "progress_pct",
+        "version",
+        "hutto_f1",
+        "activated_at",
+        "message",
+    ]
+    list_filter = ["status", "kind"]
+    readonly_fields = [
+        "kind",
+        "status",
+        "version",
+        "progress",
+        "message",
+        "with_corrections",
+        "path",
+        "metadata",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "activated_at",
+        "updated_at",
+    ]
+    actions = ["activate", "train_full_with_corrections"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # runs are created by training (command, task or the action below)
+
+    @admin.display(description="progress")
+    def progress_pct(self, obj: SentimentModel) -> str:
+        return f"{obj.progress:.0%}"
+
+    @admin.display(description="Hutto 3-class macro-F1")
+    def hutto_f1(self, obj: SentimentModel) -> str:
+        return f"{obj.hutto_f1:.3f}" if obj.hutto_f1 is not None else "-"
+
+    @admin.action(description="Use this ready model for scoring (and rescore)")
+    def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        model = queryset.filter(status=SentimentModel.Status.READY).first()
+        if model is None:
+            self.message_user(request, "Pick a ready model.", messages.ERROR)
+            return
+        services.activate_model(model=model)
+        self.message_user(request, f"{model.version} is now active; rescoring is queued.")
+
+    @admin.action(description="Train a new full model with agents' corrections")
+    def train_full_with_corrections(self, request: HttpRequest, queryset: QuerySet) -> None:
+        run = services.create_training_run(kind=SentimentModel.Kind.FULL, with_corrections=True)
+        tasks.enqueue_training(run.pk)
+        self.message_user(request, f"Training run {run.pk} queued.")
+
+
+@admin.register(SentimentCorrection)
+class SentimentCorrectionAdmin(admin.ModelAdmin):
+    list_display = ["corrected_at", "interaction", "previous_label", "label", "corrected_by"]
+    list_filter = ["label"]
+    search_fields = ["text"]
+    raw_id_fields = ["interaction", "corrected_by"]
+    readonly_fields = ["previous_label", "previous_model", "corrected_at"]
+
+
+# --- Memory moments: the tag taxonomy, tag rules, moments ---------------------------------
+# (imports here keep this block separate from the sentiment admin above)
+from moments import models as memory_models  # noqa: E402
+
+
+@admin.register(memory_models.TagCategory)
+class TagCategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "order"]
+    search_fields = ["name", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(memory_models.MomentTag)
+class MomentTagAdmin(admin.ModelAdmin):
+    """Add, rename, reweight and retire tags. Retire (active off) rather than delete: retired
+    tags stay on old moments and in old figures, but are not offered for new tagging."""
+
+    list_display = ["name", "category", "polarity", "weight", "colour", "active", "order"]
+    list_editable = ["weight", "active"]
+    list_filter = ["active", "polarity", "category"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+    actions = ["retire", "reactivate"]
+
+    @admin.action(description="Retire the selected tags (they stay on old moments)")
+    def retire(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = queryset.update(active=False)
+        self.message_user(request, f"{count} tag(s) retired.", messages.SUCCESS)
+
+    @admin.action(description="Reactivate the selected tags")
+    def reactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = queryset.update(active=True)
+        self.message_user(request, f"{count} tag(s) reactivated.", messages.SUCCESS)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # A tag on moments cannot be deleted (PROTECT); retiring is the way out.
+        if obj is not None and obj.taggings.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+@admin.register(memory_models.TagRule)
+class TagRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "tag", "stage", "active"]
+    list_filter = ["active", "stage", "tag"]
+    search_fields = ["name", "phrases"]
+    list_editable = ["active"]
+
+
+class MomentTaggingInline(admin.TabularInline):
+    model = memory_models.MomentTagging
+    extra = 0
+    raw_id_fields = ["added_by"]
+    readonly_fields = ["added_at"]
+
+
+@admin.register(memory_models.Moment)
+class MomentAdmin(admin.ModelAdmin):
+    list_display = [
+        "occurred_at",
+        "customer",
+        "stage",
+        "polarity",
+        "impact",
+        "recall_30",
+        "detected_by",
+        "dismissed",
+    ]
+    list_filter = ["polarity", "dismissed", "stage", "tags"]
+    search_fields = ["customer__name", "detected_by", "interaction__subject", "dismissed_reason"]
+    date_hierarchy = "occurred_at"
+    raw_id_fields = ["customer", "interaction", "created_by", "dismissed_by"]
+    list_select_related = ["customer", "stage"]
+    inlines = [MomentTaggingInline]
+    readonly_fields = [
+        "intensity",
+        "impact",
+        "stability_days",
+        "refresh_count",
+        "refreshed_at",
+        "recall_now",
+        "recall_7",
+        "recall_30",
+        "recall_365",
+        "computed_at",
+        "created_at",
+    ]
+
+
+@admin.register(memory_models.CustomerMemory)
+class CustomerMemoryAdmin(admin.ModelAdmin):
+    list_display = ["customer", "balance", "trend", "at_risk", "moment_count", "computed_at"]
+    list_filter = ["at_risk"]
+    search_fields = ["customer__name"]
+    raw_id_fields = ["customer"]
+    list_select_related = ["customer"]

@@ -1,0 +1,75 @@
+"""Sentiment API: score ad-hoc texts (POST /api/v1/sentiment/) and the model's status
+(GET /api/v1/sentiment/status/). Interactions' own sentiment fields are read-only on the
+interactions endpoint."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from moments import selectors
+from moments.api.serializers import (
+    ScoreRequestSerializer,
+    ScoreResponseSerializer,
+    StatusSerializer,
+)
+from moments.sentiment.classifier import ModelUnavailable
+from moments.sentiment.loader import get_classifier
+
+
+class CanViewSentimentModel(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return request.user.has_perm("moments.view_sentimentmodel")
+
+
+class SentimentViewSet(viewsets.ViewSet):
+    # No model queryset behind scoring: any authenticated integrator may score texts.
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=ScoreRequestSerializer,
+        responses={
+            200: ScoreResponseSerializer,
+            400: OpenApiResponse(description="Field messages for invalid input."),
+            503: OpenApiResponse(description="No sentiment model is available yet."),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        """Score up to SENTIMENT_API_MAX_TEXTS texts with the active model (not stored)."""
+        payload = ScoreRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            classifier = get_classifier()
+        except ModelUnavailable as exc:
+            return Response(
+                {"detail": f"Sentiment model unavailable: {exc.reason}"},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        scores = classifier.score(payload.validated_data["texts"])
+        body = {
+            "model": classifier.version,
+            "results": [
+                {"label": s.label, "score": s.score, "confidence": s.confidence} for s in scores
+            ],
+        }
+        return Response(ScoreResponseSerializer(body).data)
+
+    @extend_schema(responses=StatusSerializer)
+    @action(
+        detail=False, methods=["get"], permission_classes=[IsAuthenticated, CanViewSentimentModel]
+    )
+    def status(self, request: Request) -> Response:
+        """The active model (version, metrics next to VADER), any training and its progress."""
+        current = selectors.sentiment_status(history=0)
+        data = {
+            "state": current.state,
+            "message": current.message,
+            "pending": current.pending,
+            "active": current.active,
+            "training": current.training,
+        }
+        return Response(StatusSerializer(data).data)

@@ -1,0 +1,110 @@
+"""Moment detection rules: which of the four reasons make an interaction a moment.
+
+Pure functions over numbers and text; the service (moments.memory_services.detect_moments)
+loads the interaction, the customer's baseline and the tag rules, and stores what this returns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.conf import settings
+
+PEAK, SWING, CRITICAL_STAGE, TAG_RULE, AGENT = (
+    "peak",
+    "swing",
+    "critical_stage",
+    "tag_rule",
+    "agent",
+)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    peak: float = 0.6
+    swing: float = 0.8
+    neutral_band: float = 0.2
+    baseline_window: int = 10
+    baseline_min: int = 3
+
+    @classmethod
+    def from_settings(cls) -> Thresholds:
+        return cls(
+            peak=settings.MEMORY_PEAK_THRESHOLD,
+            swing=settings.MEMORY_SWING_THRESHOLD,
+            neutral_band=settings.MEMORY_NEUTRAL_BAND,
+            baseline_window=settings.MEMORY_BASELINE_WINDOW,
+            baseline_min=settings.MEMORY_BASELINE_MIN,
+        )
+
+
+@lru_cache(maxsize=1024)
+def _pattern(phrase: str) -> re.Pattern:
+    # Whole words, any whitespace between them: "on hold" matches "on  hold", not "moon holder".
+    words = [re.escape(w) for w in phrase.split()]
+    return re.compile(r"\b" + r"\s+".join(words) + r"\b", re.IGNORECASE)
+
+
+def matching_phrase(text: str, phrases: Iterable[str]) -> str | None:
+    """The first phrase found in the text (case-insensitive, whole words), or None."""
+    for phrase in phrases:
+        if phrase.strip() and _pattern(phrase.strip()).search(text):
+            return phrase.strip()
+    return None
+
+
+def baseline(previous_scores: Sequence[float], *, minimum: int) -> float | None:
+    """The customer's own baseline: the mean of their previous scores (None if too few)."""
+    if len(previous_scores) < minimum:
+        return None
+    return sum(previous_scores) / len(previous_scores)
+
+
+def reasons(
+    *,
+    score: float | None,
+    confidence: float | None,
+    stage_name: str | None,
+    stage_is_critical: bool,
+    previous_scores: Sequence[float],
+    matched_rules: Iterable[tuple[str, str]] = (),
+    thresholds: Thresholds,
+) -> list[dict]:
+    """Why this interaction is a moment, as [{"reason", "detail"}]; empty if it is not.
+
+    ``matched_rules``: (rule name, matched phrase) for the tag rules that matched.
+    """
+    found: list[dict] = []
+    if score is not None:
+        conf = 1.0 if confidence is None else confidence
+        strength = abs(score) * conf
+        if strength >= thresholds.peak:
+            found.append(
+                {
+                    "reason": PEAK,
+                    "detail": f"|{score:+.2f}| x {conf:.2f} = {strength:.2f}"
+                    f" >= {thresholds.peak:.2f}",
+                }
+            )
+        base = baseline(previous_scores, minimum=thresholds.baseline_min)
+        if base is not None and abs(score - base) >= thresholds.swing:
+            found.append(
+                {
+                    "reason": SWING,
+                    "detail": f"{score:+.2f} vs baseline {base:+.2f} over the last "
+                    f"{len(previous_scores)}: {abs(score - base):.2f} >= {thresholds.swing:.2f}",
+                }
+            )
+        if stage_is_critical and abs(score) >= thresholds.neutral_band:
+            found.append(
+                {
+                    "reason": CRITICAL_STAGE,
+                    "detail": f"critical stage {stage_name} with sentiment {score:+.2f}",
+                }
+            )
+    for rule_name, phrase in matched_rules:
+        found.append({"reason": TAG_RULE, "detail": f'rule "{rule_name}" matched "{phrase}"'})
+    return found

@@ -1,0 +1,14 @@
+"""Create (or update) the django-q2 schedule that refreshes every customer's recall and memory
+balance. Idempotent: run it at every start (`make run`)."""
+
+from django.core.management.base import BaseCommand
+
+from moments import memory_tasks
+
+
+class Command(BaseCommand):
+    help = "Create or update the periodic memory refresh schedule (idempotent)."
+
+    def handle(self, *args, **options) -> None:
+        memory_tasks.ensure_refresh_schedule()
+        self.stdout.write(f"schedule {memory_tasks.REFRESH_NAME} ready")

@@ -1,0 +1,278 @@
+"""Reads of memory moments that depend on who asks or span models: a customer's memory
+summary, the journey heatmap (aggregates, a constant number of queries) and memory at risk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Avg, Count, F, QuerySet, Sum
+from django.db.models.functions import Abs
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from customers.access import customers_visible_to
+from customers.models import Customer, JourneyStage
+from moments import scoring
+from moments.models import CustomerMemory, Moment, MomentTag, MomentTagging, TagCategory
+
+User = AbstractBaseUser | AnonymousUser
+
+
+# --- Access -------------------------------------------------------------------------------
+
+
+def moments_visible_to(user: User) -> QuerySet[Moment]:
+    """Moments of the customers the user may see, if they may see moments at all."""
+    if not user.is_authenticated or not user.has_perm("moments.view_moment"):
+        return Moment.objects.none()
+    return Moment.objects.filter(customer__in=customers_visible_to(user))
+
+
+def get_moment_for_user(user: User, pk: int) -> Moment:
+    """The moment, or 404 when it does not exist or its customer is not visible to the user."""
+    return get_object_or_404(moments_visible_to(user).select_related("customer"), pk=pk)
+
+
+def moments_for_list(queryset: QuerySet[Moment]) -> QuerySet[Moment]:
+    """What a list of moments shows, in a constant number of queries."""
+    return queryset.select_related("customer", "stage", "interaction").prefetch_related("tags")
+
+
+def tags_for_tagging() -> QuerySet[MomentTag]:
+    return MomentTag.objects.active().select_related("category")
+
+
+# --- A customer's memory ------------------------------------------------------------------
+
+
+@dataclass
+class Remembered:
+    moment: Moment
+    recall_in_30: float
+
+
+@dataclass
+class MemorySummary:
+    customer: Customer
+    balance: float = 0.0
+    trend: float = 0.0
+    at_risk: bool = False
+    moment_count: int = 0
+    computed_at: datetime | None = None
+    top: list[Remembered] = field(default_factory=list)
+
+    @property
+    def direction(self) -> str:
+        if self.trend > 0.01:
+            return "rising"
+        if self.trend < -0.01:
+            return "falling"
+        return "steady"
+
+
+# How many of the customer's latest moments are considered for "what they will remember":
+# enough for any real customer; bounded so a pathological one cannot slow the page.
+SUMMARY_CANDIDATES = 500
+
+
+def memory_summary(
+    customer: Customer, *, top: int = 5, now: datetime | None = None
+) -> MemorySummary:
+    """Balance, trend, at-risk, and the moments with the highest forecast recall 30 days from
+    now (two queries, plus one for their tags)."""
+    now = now or timezone.now()
+    params = scoring.MemoryParams.from_settings()
+    memory = CustomerMemory.objects.filter(customer=customer).first()
+    summary = MemorySummary(customer=customer)
+    if memory is not None:
+        summary.balance, summary.trend = memory.balance, memory.trend
+        summary.at_risk, summary.moment_count = memory.at_risk, memory.moment_count
+        summary.computed_at = memory.computed_at
+    candidates = list(
+        Moment.objects.live()
+        .filter(customer=customer)
+        .select_related("stage", "interaction")
+        .order_by("-occurred_at", "-pk")[:SUMMARY_CANDIDATES]
+    )
+    ranked = sorted(
+        (Remembered(m, recall_at(m, now + timedelta(days=30), params)) for m in candidates),
+        key=lambda r: (r.recall_in_30 * (abs(r.moment.impact) or 1e-6), r.moment.occurred_at),
+        reverse=True,
+    )[:top]
+    chosen = {r.moment.pk: r.moment for r in ranked}
+    for moment in chosen.values():
+        moment.tag_list = []
+    for tagging in MomentTagging.objects.filter(moment_id__in=list(chosen)).select_related("tag"):
+        chosen[tagging.moment_id].tag_list.append(tagging.tag)
+    summary.top = ranked
+    return summary
+
+
+def recall_at(moment: Moment, when: datetime, params: scoring.MemoryParams) -> float:
+    """Forecast recall of a stored moment at any time, from its stored stability/refreshes."""
+    last = moment.refreshed_at or moment.occurred_at
+    return scoring.recall_after(
+        age_days=(when - moment.occurred_at).total_seconds() / scoring.DAY,
+        stability_days=moment.stability_days,
+        refresh_count=moment.refresh_count,
+        last_refresh_age=(last - moment.occurred_at).total_seconds() / scoring.DAY,
+        params=params,
+    )
+
+
+def moments_by_interaction(interaction_ids: list[int]) -> dict[int, Moment]:
+    """The moments of a page of timeline items, with their tags: two queries per page."""
+    return {
+        m.interaction_id: m
+        for m in Moment.objects.filter(interaction_id__in=interaction_ids).prefetch_related("tags")
+    }
+
+
+# --- Journey heatmap ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeatmapFilter:
+    date_from: date | None = None
+    date_to: date | None = None
+    polarity: str = ""  # "", positive, negative, neutral
+
+    def moment_filter(self, prefix: str = "") -> dict:
+        """Filter kwargs on Moment (or, with prefix "moment__", on MomentTagging)."""
+        filters: dict = {f"{prefix}dismissed": False}
+        tz = timezone.get_current_timezone()
+        if self.date_from:
+            start = datetime.combine(self.date_from, time.min, tzinfo=tz)
+            filters[f"{prefix}occurred_at__gte"] = start
+        if self.date_to:
+            end = datetime.combine(self.date_to + timedelta(days=1), time.min, tzinfo=tz)
+            filters[f"{prefix}occurred_at__lt"] = end
+        if self.polarity:
+            filters[f"{prefix}polarity"] = self.polarity
+        return filters
+
+
+@dataclass
+class Cell:
+    stage_id: int | None
+    tag_id: int | None  # None: the moments without a tag
+    count: int = 0
+    mean_impact: float = 0.0
+    remembered_impact: float = 0.0  # sum of impact x recall now, over count
+
+
+@dataclass
+class Heatmap:
+    stages: list[JourneyStage]
+    tags: list[MomentTag]
+    cells: dict[tuple[int | None, int | None], Cell]
+    filter: HeatmapFilter
+
+    def cell(self, stage_id: int | None, tag_id: int | None) -> Cell:
+        return self.cells.get((stage_id, tag_id)) or Cell(stage_id, tag_id)
+
+    @property
+    def rows(self) -> list[dict]:
+        """One row per stage, one cell per tag then the untagged column (for templates)."""
+        columns = [t.pk for t in self.tags] + [None]
+        return [{"stage": s, "cells": [self.cell(s.pk, c) for c in columns]} for s in self.stages]
+
+    @property
+    def max_abs_impact(self) -> float:
+        return max((abs(c.mean_impact) for c in self.cells.values()), default=0.0) or 1.0
+
+    def as_dict(self) -> dict:
+        return {
+            "stages": [{"id": s.pk, "name": s.name, "slug": s.slug} for s in self.stages],
+            "tags": [
+                {"id": t.pk, "name": t.name, "slug": t.slug, "polarity": t.polarity}
+                for t in self.tags
+            ],
+            "cells": [
+                {
+                    "stage": c.stage_id,
+                    "tag": c.tag_id,
+                    "count": c.count,
+                    "mean_impact": round(c.mean_impact, 4),
+                    "remembered_impact": round(c.remembered_impact, 4),
+                }
+                for c in self.cells.values()
+            ],
+        }
+
+
+def heatmap_aggregates(flt: HeatmapFilter) -> list[dict]:
+    """The stage x tag aggregate in one GROUP BY over live moments left-joined to their tags:
+    a moment with two tags counts in both cells, an untagged one in the (stage, None) cell.
+    This is what bench/dashboard.py measures against the same statement in raw SQL."""
+    return list(
+        Moment.objects.filter(**flt.moment_filter())
+        .values("stage_id", "taggings__tag_id")
+        .annotate(
+            count=Count("id"),
+            mean_impact=Avg("impact"),
+            remembered=Sum(F("impact") * F("recall_now")),
+        )
+        .order_by()
+    )
+
+
+def journey_heatmap(flt: HeatmapFilter) -> Heatmap:
+    """Stage x tag: count, mean impact and recall-weighted impact. Three queries whatever the
+    data size (stages, tags, the aggregate). Moments without a stage are left out (the map is
+    by stage). Retired tags appear only where they have moments."""
+    stages = list(JourneyStage.objects.all())
+    cells: dict[tuple[int | None, int | None], Cell] = {}
+    for row in heatmap_aggregates(flt):
+        key = (row["stage_id"], row["taggings__tag_id"])
+        cells[key] = _cell(key, row)
+    used = {tag_id for (_, tag_id) in cells if tag_id is not None}
+    tags = [
+        t
+        for t in MomentTag.objects.select_related("category").order_by("order", "name")
+        if t.active or t.pk in used
+    ]
+    return Heatmap(stages=stages, tags=tags, cells=cells, filter=flt)
+
+
+def _cell(key: tuple[int | None, int | None], row: dict) -> Cell:
+    count = row["count"]
+    return Cell(
+        stage_id=key[0],
+        tag_id=key[1],
+        count=count,
+        mean_impact=row["mean_impact"] or 0.0,
+        remembered_impact=(row["remembered"] or 0.0) / count if count else 0.0,
+    )
+
+
+def cell_moments(
+    user: User, *, stage: JourneyStage, tag: MomentTag | None, flt: HeatmapFilter, limit: int = 50
+) -> list[Moment]:
+    """The moments behind one heatmap cell (tag None: the untagged ones), strongest |impact|
+    first, at most ``limit``."""
+    queryset = moments_visible_to(user).filter(stage=stage, **flt.moment_filter())
+    if tag is None:
+        queryset = queryset.filter(taggings__isnull=True)
+    else:
+        queryset = queryset.filter(taggings__tag=tag)
+    strongest = moments_for_list(queryset).order_by(Abs("impact").desc(), "-occurred_at", "-pk")
+    return list(strongest[:limit])
+
+
+def memory_at_risk(user: User, *, limit: int = 25) -> list[CustomerMemory]:
+    """Customers whose memory balance is negative and falling, worst first (reads the stored
+    balance rows through a partial index, never the moments)."""
+    memories = CustomerMemory.objects.filter(at_risk=True)
+    visible = customers_visible_to(user)
+    if visible.query.has_filters() or visible.query.is_empty():
+        # Only when the user sees some customers: for everyone else (managers) the semi-join
+        # with every customer would cost a scan of the customer table for nothing.
+        memories = memories.filter(customer__in=visible)
+    return list(memories.select_related("customer").order_by("balance", "customer_id")[:limit])
+
+
+def categories() -> QuerySet[TagCategory]:
+    return TagCategory.objects.prefetch_related("tags")

@@ -1,0 +1,390 @@
+"""Every write of memory moments: detection, promotion, tags, dismissal, and the recomputed
+impact / recall / balance (moments/scoring.py) that follow each of them."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from customers.models import Interaction
+from moments import detection, scoring, signals
+from moments.models import (
+    CustomerMemory,
+    Moment,
+    MomentTag,
+    MomentTagging,
+    TagRule,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _announce(moment_ids: list[int]) -> None:
+    if moment_ids:
+        transaction.on_commit(
+            lambda: signals.moments_created.send(sender=Moment, moment_ids=moment_ids)
+        )
+
+
+def _merge_reasons(existing: list[dict], new: Iterable[dict]) -> list[dict]:
+    """Reasons keyed by their code: a re-detection replaces the detail, agent reasons stay."""
+    merged = {r["reason"]: r for r in existing if r.get("reason") != detection.TAG_RULE}
+    rules = [r for r in existing if r.get("reason") == detection.TAG_RULE]
+    for reason in new:
+        if reason["reason"] == detection.TAG_RULE:
+            if reason not in rules:
+                rules.append(reason)
+        else:
+            merged[reason["reason"]] = reason
+    return list(merged.values()) + rules
+
+
+# --- Detection ----------------------------------------------------------------------------
+
+
+def _previous_scores(interaction: Interaction, window: int) -> list[float]:
+    return list(
+        Interaction.objects.filter(
+            customer_id=interaction.customer_id,
+            sentiment_score__isnull=False,
+            scored_at__isnull=False,
+        )
+        .filter(
+            Q(occurred_at__lt=interaction.occurred_at)
+            | Q(occurred_at=interaction.occurred_at, pk__lt=interaction.pk)
+        )
+        .order_by("-occurred_at", "-pk")
+        .values_list("sentiment_score", flat=True)[:window]
+    )
+
+
+@transaction.atomic
+def detect_moments(*, interaction_ids: Iterable[int]) -> list[Moment]:
+    """Make moments of the scored interactions that qualify (peak, swing, critical stage, tag
+    rule; see moments/detection.py), store why, add the rules' tags, then refresh the recall and
+    balance of each customer concerned (a new moment refreshes earlier ones on the same tag).
+
+    Idempotent: an interaction that is already a moment gets its reasons updated; one an agent
+    dismissed stays dismissed. Returns the moments created or updated.
+    """
+    thresholds = detection.Thresholds.from_settings()
+    rules = list(
+        TagRule.objects.filter(active=True, tag__active=True).select_related("tag").order_by("pk")
+    )
+    interactions = list(
+        Interaction.objects.filter(pk__in=list(interaction_ids), scored_at__isnull=False)
+        .select_related("stage")
+        .order_by("customer_id", "occurred_at", "pk")
+    )
+    existing = {
+        m.interaction_id: m
+        for m in Moment.objects.filter(interaction_id__in=[i.pk for i in interactions])
+    }
+    touched: list[Moment] = []
+    created: list[int] = []
+    for interaction in interactions:
+        moment = existing.get(interaction.pk)
+        if moment is not None and moment.dismissed:
+            continue  # the agent's decision stands
+        text = interaction.text
+        matched = [
+            (rule, phrase)
+            for rule in rules
+            if rule.stage_id in (None, interaction.stage_id)
+            and (phrase := detection.matching_phrase(text, rule.phrase_list))
+        ]
+        found = detection.reasons(
+            score=interaction.sentiment_score,
+            confidence=interaction.sentiment_confidence,
+            stage_name=interaction.stage.name if interaction.stage else None,
+            stage_is_critical=bool(interaction.stage and interaction.stage.is_critical),
+            previous_scores=_previous_scores(interaction, thresholds.baseline_window),
+            matched_rules=[(rule.name, phrase) for rule, phrase in matched],
+            thresholds=thresholds,
+        )
+        if not found:
+            continue
+        if moment is None:
+            moment = Moment(
+                customer_id=interaction.customer_id,
+                interaction=interaction,
+                stage=interaction.stage,
+                occurred_at=interaction.occurred_at,
+            )
+            is_new = True
+        else:
+            is_new = False
+        moment.reasons = _merge_reasons(moment.reasons, found)
+        if is_new or not moment.created_by_id:
+            moment.detected_by = _detected_by(moment.reasons)
+        moment.full_clean()
+        moment.save()
+        for rule, _ in matched:
+            MomentTagging.objects.get_or_create(
+                moment=moment, tag=rule.tag, defaults={"source": rule.name[:150]}
+            )
+        touched.append(moment)
+        if is_new:
+            created.append(moment.pk)
+    for customer_id in sorted({m.customer_id for m in touched}):
+        refresh_customer_memory(customer_id=customer_id)
+    _announce(created)
+    return touched
+
+
+def _detected_by(reasons: list[dict]) -> str:
+    names = []
+    for r in reasons:
+        if r["reason"] == detection.TAG_RULE:
+            names.append(r["detail"].split('"')[1] if '"' in r["detail"] else "tag rule")
+        elif r["reason"] != detection.AGENT:
+            names.append(r["reason"])
+    return ", ".join(dict.fromkeys(names))[:150] or "detection"
+
+
+# --- Agent actions --------------------------------------------------------------------------
+
+
+def _tags_usable(tags: Iterable[MomentTag]) -> list[MomentTag]:
+    tags = list(tags)
+    retired = [t.name for t in tags if not t.active]
+    if retired:
+        raise ValidationError({"tags": f"Retired tags cannot be added: {', '.join(retired)}."})
+    return tags
+
+
+@transaction.atomic
+def promote_interaction(
+    *,
+    interaction: Interaction,
+    user: AbstractBaseUser | None,
+    tags: Iterable[MomentTag] = (),
+    note: str = "",
+) -> Moment:
+    """Make an interaction a moment by hand (or add the agent's tags to the moment it already
+    is; a dismissed one comes back). The caller has checked the user may see the interaction."""
+    tags = _tags_usable(tags)
+    interaction = Interaction.objects.select_related("stage").get(pk=interaction.pk)
+    moment = Moment.objects.select_for_update().filter(interaction=interaction).first()
+    is_new = moment is None
+    if is_new:
+        moment = Moment(
+            customer_id=interaction.customer_id,
+            interaction=interaction,
+            stage=interaction.stage,
+            occurred_at=interaction.occurred_at,
+        )
+    username = user.get_username() if user is not None else "agent"
+    detail = f"promoted by {username}" + (f": {note.strip()}" if note.strip() else "")
+    moment.reasons = _merge_reasons(
+        moment.reasons, [{"reason": detection.AGENT, "detail": detail[:300]}]
+    )
+    if is_new:
+        moment.detected_by = username[:150]
+        moment.created_by = user
+    moment.dismissed = False
+    moment.dismissed_reason = ""
+    moment.dismissed_by = None
+    moment.dismissed_at = None
+    moment.full_clean()
+    moment.save()
+    for tag in tags:
+        MomentTagging.objects.get_or_create(
+            moment=moment, tag=tag, defaults={"added_by": user, "source": "agent"}
+        )
+    refresh_customer_memory(customer_id=moment.customer_id)
+    if is_new:
+        _announce([moment.pk])
+    moment.refresh_from_db()
+    return moment
+
+
+@transaction.atomic
+def add_tag(*, moment: Moment, tag: MomentTag, user: AbstractBaseUser | None) -> Moment:
+    """Put an (active) tag on a moment; adding one it already has changes nothing."""
+    _tags_usable([tag])
+    MomentTagging.objects.get_or_create(
+        moment=moment, tag=tag, defaults={"added_by": user, "source": "agent"}
+    )
+    refresh_customer_memory(customer_id=moment.customer_id)
+    moment.refresh_from_db()
+    return moment
+
+
+@transaction.atomic
+def remove_tag(*, moment: Moment, tag: MomentTag, user: AbstractBaseUser | None) -> Moment:
+    """Take a tag off a moment (retired tags too: that is how they leave old moments)."""
+    MomentTagging.objects.filter(moment=moment, tag=tag).delete()
+    refresh_customer_memory(customer_id=moment.customer_id)
+    moment.refresh_from_db()
+    return moment
+
+
+@transaction.atomic
+def set_tags(*, moment: Moment, tags: Iterable[MomentTag], user: AbstractBaseUser | None) -> Moment:
+    """Make the moment's tags exactly ``tags``. Retired tags it already has may stay; new ones
+    must be active."""
+    wanted = {t.pk: t for t in tags}
+    current = set(MomentTagging.objects.filter(moment=moment).values_list("tag_id", flat=True))
+    _tags_usable(t for pk, t in wanted.items() if pk not in current)
+    MomentTagging.objects.filter(moment=moment).exclude(tag_id__in=list(wanted)).delete()
+    for pk, tag in wanted.items():
+        if pk not in current:
+            MomentTagging.objects.create(moment=moment, tag=tag, added_by=user, source="agent")
+    refresh_customer_memory(customer_id=moment.customer_id)
+    moment.refresh_from_db()
+    return moment
+
+
+@transaction.atomic
+def dismiss_moment(*, moment: Moment, user: AbstractBaseUser | None, reason: str) -> Moment:
+    """An agent says this is not a moment (with why). It stops counting in recall, balance and
+    dashboards, and detection will not bring it back; promoting it again does."""
+    moment = Moment.objects.select_for_update().get(pk=moment.pk)
+    moment.dismissed = True
+    moment.dismissed_reason = reason.strip()[:300]
+    moment.dismissed_by = user
+    moment.dismissed_at = timezone.now()
+    moment.full_clean()
+    moment.save()
+    refresh_customer_memory(customer_id=moment.customer_id)
+    moment.refresh_from_db()
+    return moment
+
+
+# --- Scores: impact, recall, balance -----------------------------------------------------
+
+
+@transaction.atomic
+def refresh_customer_memory(*, customer_id: int, now: datetime | None = None) -> CustomerMemory:
+    """Recompute, for one customer, every live moment's polarity, intensity, impact and recall
+    forecast (refreshes = later moments sharing a tag), then the memory balance and trend.
+
+    Called by every write above and by the scheduled refresh (memory fades as days pass).
+    Reads the current tag weights and stage weights, so reweighting by an admin takes effect at
+    the next refresh.
+    """
+    from django.conf import settings
+
+    now = now or timezone.now()
+    params = scoring.MemoryParams.from_settings()
+    moments = list(
+        Moment.objects.live()
+        .filter(customer_id=customer_id)
+        .select_related("interaction", "stage")
+        .order_by("occurred_at", "pk")
+    )
+    tags_of: dict[int, list[MomentTag]] = defaultdict(list)
+    for tagging in MomentTagging.objects.filter(moment__in=moments).select_related("tag"):
+        tags_of[tagging.moment_id].append(tagging.tag)
+    remembered: list[scoring.Remembered] = []
+    for i, m in enumerate(moments):
+        tags = tags_of[m.pk]
+        score = m.interaction.sentiment_score if m.interaction else None
+        confidence = m.interaction.sentiment_confidence if m.interaction else None
+        m.polarity = scoring.polarity(
+            score,
+            neutral_band=settings.MEMORY_NEUTRAL_BAND,
+            tag_polarities=[t.polarity for t in tags],
+        )
+        m.intensity = scoring.moment_intensity(
+            score,
+            confidence,
+            vouched=bool(tags) or detection.AGENT in m.reason_codes,
+            floor=settings.MEMORY_DEFAULT_INTENSITY,
+        )
+        m.impact = scoring.impact(
+            tag_weights=[t.weight for t in tags],
+            intensity=m.intensity,
+            stage_weight=m.stage.weight if m.stage else 1.0,
+            polarity=m.polarity,
+            params=params,
+        )
+        tag_ids = {t.pk for t in tags}
+        refreshes = tuple(
+            later.occurred_at
+            for later in moments[i + 1 :]
+            if later.occurred_at > m.occurred_at
+            and later.occurred_at <= now
+            and tag_ids & {t.pk for t in tags_of[later.pk]}
+        )
+        f = scoring.forecast(
+            occurred_at=m.occurred_at,
+            now=now,
+            intensity=m.intensity,
+            impact=m.impact,
+            refreshed_at=refreshes,
+            params=params,
+        )
+        m.stability_days = f.stability_days
+        m.refresh_count = len(refreshes)
+        m.refreshed_at = refreshes[-1] if refreshes else None
+        m.recall_now, m.recall_7 = f.now, f.at_7
+        m.recall_30, m.recall_365 = f.at_30, f.at_365
+        m.computed_at = now
+        remembered.append(
+            scoring.Remembered(
+                occurred_at=m.occurred_at,
+                impact=m.impact,
+                stability_days=m.stability_days,
+                refreshed_at=refreshes,
+            )
+        )
+    Moment.objects.bulk_update(
+        moments,
+        [
+            "polarity",
+            "intensity",
+            "impact",
+            "stability_days",
+            "refresh_count",
+            "refreshed_at",
+            "recall_now",
+            "recall_7",
+            "recall_30",
+            "recall_365",
+            "computed_at",
+        ],
+        batch_size=500,
+    )
+    state = scoring.balance_state(remembered, now=now, params=params)
+    memory, _ = CustomerMemory.objects.update_or_create(
+        customer_id=customer_id,
+        defaults={
+            "balance": state.balance,
+            "previous_balance": state.previous,
+            "trend": state.trend,
+            "at_risk": state.at_risk,
+            "moment_count": len(moments),
+            "computed_at": now,
+        },
+    )
+    return memory
+
+
+def refresh_all_memory(*, chunk: int = 500) -> int:
+    """The scheduled refresh: recompute every customer with moments, one transaction each
+    (keyset over customer id, so it never holds a long lock). Returns how many."""
+    done = 0
+    last = 0
+    while True:
+        ids = list(
+            Moment.objects.filter(customer_id__gt=last)
+            .order_by("customer_id")
+            .values_list("customer_id", flat=True)
+            .distinct()[:chunk]
+        )
+        if not ids:
+            return done
+        for customer_id in ids:
+            refresh_customer_memory(customer_id=customer_id)
+        done += len(ids)
+        last = ids[-1]

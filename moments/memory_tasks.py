@@ -1,0 +1,38 @@
+"""django-q2 tasks for memory moments: take ids, call a service."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django_q.models import Schedule
+from django_q.tasks import async_task
+
+from moments import memory_services
+
+REFRESH_NAME = "memory-refresh"
+
+
+def enqueue_detection(interaction_ids: list[int]) -> None:
+    async_task("moments.memory_tasks.detect_moments", list(interaction_ids), group="memory")
+
+
+def detect_moments(interaction_ids: list[int]) -> dict:
+    moments = memory_services.detect_moments(interaction_ids=interaction_ids)
+    return {"moments": len(moments)}
+
+
+def refresh_all_memory() -> dict:
+    """Scheduled: recall fades with time, so balances and "at risk" are recomputed daily."""
+    return {"customers": memory_services.refresh_all_memory()}
+
+
+def ensure_refresh_schedule() -> None:
+    """Idempotent: the periodic refresh of every customer's recall and balance."""
+    Schedule.objects.update_or_create(
+        name=REFRESH_NAME,
+        defaults={
+            "func": "moments.memory_tasks.refresh_all_memory",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": settings.MEMORY_REFRESH_HOURS * 60,
+            "repeats": -1,
+        },
+    )

@@ -1,0 +1,183 @@
+"""Memory moment pages: one-click agent actions on the timeline (HTMX fragments), a customer's
+"what they will remember" panel, and the managers' journey map dashboard."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from customers.access import get_customer_for_user, interactions_visible_to
+from customers.models import Interaction, JourneyStage
+from moments import memory_selectors as selectors
+from moments import memory_services as services
+from moments.memory_forms import DismissForm, HeatmapFilterForm, PromoteForm, TagForm
+from moments.models import Moment, MomentTag
+
+MARKER = "moments/_moment_marker.html"
+
+
+def _interaction_for_user(request: HttpRequest, pk: int) -> Interaction:
+    return get_object_or_404(interactions_visible_to(request.user), pk=pk)
+
+
+def _marker(
+    request: HttpRequest, interaction: Interaction, *, errors=None, dismissing=None
+) -> HttpResponse:
+    """The interaction's moment marker, fresh from the database; after a successful write it
+    tells the page that the customer's memory changed (the panel listens for
+    ``memory-changed``)."""
+    moment = selectors.moments_by_interaction([interaction.pk]).get(interaction.pk)
+    context = {
+        "interaction": interaction,
+        "moment": moment,
+        "tags": list(selectors.tags_for_tagging()),
+        "errors": errors or [],
+        "dismiss_form": dismissing,
+    }
+    response = render(request, MARKER, context)
+    if request.method == "POST" and not errors and dismissing is None:
+        response["HX-Trigger"] = "memory-changed"
+    return response
+
+
+def _done(request: HttpRequest, interaction: Interaction, **kwargs) -> HttpResponse:
+    """From HTMX the fresh marker; without JavaScript back to the timeline (with any error as
+    a message)."""
+    if request.htmx:
+        return _marker(request, interaction, **kwargs)
+    for error in kwargs.get("errors") or []:
+        messages.error(request, error)
+    return redirect(f"{interaction.customer.get_absolute_url()}#interaction-{interaction.pk}")
+
+
+def _messages(error: ValidationError) -> list[str]:
+    return list(error.messages)
+
+
+@require_POST
+@login_required
+@permission_required("moments.add_moment", raise_exception=True)
+def promote(request: HttpRequest, pk: int) -> HttpResponse:
+    """Make an interaction a moment (optionally with a tag and a note): one click."""
+    interaction = _interaction_for_user(request, pk)
+    form = PromoteForm(request.POST)
+    if not form.is_valid():
+        return _done(request, interaction, errors=[e for es in form.errors.values() for e in es])
+    tags = [form.cleaned_data["tag"]] if form.cleaned_data["tag"] else []
+    try:
+        services.promote_interaction(
+            interaction=interaction, user=request.user, tags=tags, note=form.cleaned_data["note"]
+        )
+    except ValidationError as error:
+        return _done(request, interaction, errors=_messages(error))
+    return _done(request, interaction)
+
+
+def _moment_for_user(request: HttpRequest, pk: int) -> Moment:
+    return selectors.get_moment_for_user(request.user, pk)
+
+
+@require_POST
+@login_required
+@permission_required("moments.change_moment", raise_exception=True)
+def add_tag(request: HttpRequest, pk: int) -> HttpResponse:
+    moment = _moment_for_user(request, pk)
+    form = TagForm(request.POST)
+    if not form.is_valid():
+        errors = [e for es in form.errors.values() for e in es]
+        return _done(request, moment.interaction, errors=errors)
+    services.add_tag(moment=moment, tag=form.cleaned_data["tag"], user=request.user)
+    return _done(request, moment.interaction)
+
+
+@require_POST
+@login_required
+@permission_required("moments.change_moment", raise_exception=True)
+def remove_tag(request: HttpRequest, pk: int, tag_pk: int) -> HttpResponse:
+    moment = _moment_for_user(request, pk)
+    tag = get_object_or_404(MomentTag, pk=tag_pk, taggings__moment=moment)
+    services.remove_tag(moment=moment, tag=tag, user=request.user)
+    return _done(request, moment.interaction)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("moments.change_moment", raise_exception=True)
+def dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the reason form (in the marker, or as a page without JavaScript). POST: dismiss."""
+    moment = _moment_for_user(request, pk)
+    form = DismissForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        services.dismiss_moment(
+            moment=moment, user=request.user, reason=form.cleaned_data["reason"]
+        )
+        return _done(request, moment.interaction)
+    if request.htmx:
+        return _marker(request, moment.interaction, dismissing=form)
+    return render(request, "moments/moment_dismiss.html", {"moment": moment, "form": form})
+
+
+@require_GET
+@login_required
+@permission_required("moments.view_moment", raise_exception=True)
+def customer_memory(request: HttpRequest, pk: int) -> HttpResponse:
+    """The "what they will remember" panel (refreshed by HTMX after an agent's action)."""
+    customer = get_customer_for_user(request.user, pk)
+    context = {"summary": selectors.memory_summary(customer), "customer": customer}
+    template = "moments/_memory_panel.html"
+    if request.htmx:
+        template += "#memory-panel-body"
+    return render(request, template, context)
+
+
+def _filter(request: HttpRequest) -> tuple[HeatmapFilterForm, selectors.HeatmapFilter]:
+    form = HeatmapFilterForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        flt = selectors.HeatmapFilter(
+            date_from=data["date_from"], date_to=data["date_to"], polarity=data["polarity"]
+        )
+    else:
+        flt = selectors.HeatmapFilter()
+    return form, flt
+
+
+@require_GET
+@login_required
+@permission_required("moments.view_dashboard", raise_exception=True)
+def journey_map(request: HttpRequest) -> HttpResponse:
+    """Stage x tag heatmap and the memory-at-risk list. From HTMX (filter change), the map."""
+    form, flt = _filter(request)
+    context = {
+        "form": form,
+        "heatmap": selectors.journey_heatmap(flt),
+        "query": request.GET.urlencode(),
+    }
+    if request.htmx:
+        return render(request, "moments/journey_map.html#journey-map", context)
+    context["at_risk"] = selectors.memory_at_risk(request.user)
+    return render(request, "moments/journey_map.html", context)
+
+
+@require_GET
+@login_required
+@permission_required("moments.view_dashboard", raise_exception=True)
+def journey_cell(request: HttpRequest, stage_pk: int, tag_pk: int = 0) -> HttpResponse:
+    """The moments behind one cell (tag 0: the untagged ones)."""
+    stage = get_object_or_404(JourneyStage, pk=stage_pk)
+    tag = get_object_or_404(MomentTag, pk=tag_pk) if tag_pk else None
+    form, flt = _filter(request)
+    context = {
+        "stage": stage,
+        "tag": tag,
+        "moments": selectors.cell_moments(request.user, stage=stage, tag=tag, flt=flt),
+        "form": form,
+    }
+    template = "moments/journey_cell.html"
+    if request.htmx:
+        template += "#cell-moments"
+    return render(request, template, context)

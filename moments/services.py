@@ -1,0 +1,365 @@
+"""Every write of the sentiment feature: scores, training runs and their status, corrections."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from customers.models import Interaction
+from moments import selectors
+from moments.models import SentimentCorrection, SentimentModel
+from moments.sentiment.classifier import ModelUnavailable, Score
+from moments.signals import interactions_scored
+
+logger = logging.getLogger(__name__)
+
+# What an agent's correction writes on the interaction: the human is sure, and the marker
+# sorts after every timestamped model version, so no rescoring ever overwrites it.
+HUMAN_VERSION = "human-correction"
+HUMAN_SCORE = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
+
+
+# --- Scoring ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def record_scores(*, version: str, scores: dict[int, Score]) -> int:
+    """Write scores computed by model ``version``; returns how many rows were written.
+
+    Idempotent: a row is written only while it is pending or scored by an older version, so a
+    retried or duplicated task, or two workers racing on the same rows, never write twice and
+    never replace a newer model's score with an older one's. One UPDATE per row, all in one
+    transaction: a batch lands completely or not at all.
+    """
+    now = timezone.now()
+    written: list[int] = []
+    for pk, score in scores.items():
+        updated = (
+            Interaction.objects.filter(pk=pk)
+            .filter(Q(scored_at__isnull=True) | Q(sentiment_model__lt=version))
+            .filter(sentiment_correction__isnull=True)
+            .update(
+                sentiment_label=score.label,
+                sentiment_score=score.score,
+                sentiment_confidence=score.confidence,
+                sentiment_model=version,
+                scored_at=now,
+            )
+        )
+        if updated:
+            written.append(pk)
+    if written:  # only rows really written: a retried task must not re-announce them
+        transaction.on_commit(  # moment detection reacts to this (moments.memory_receivers)
+            lambda: interactions_scored.send(sender=Interaction, interaction_ids=written)
+        )
+    return len(written)
+
+
+@dataclass
+class ScoreRun:
+    scored: int = 0  # rows written
+    seen: int = 0  # rows the model read
+    unavailable: str = ""  # why nothing could be scored, if so
+
+    def as_dict(self) -> dict:
+        return {"scored": self.scored, "seen": self.seen, "unavailable": self.unavailable}
+
+
+def score_interactions(*, ids: Iterable[int]) -> ScoreRun:
+    """Score the given interactions if still pending (or outdated) with the active model.
+
+    The model runs outside any transaction (it is slow), in batches of SENTIMENT_BATCH_SIZE;
+    then each slice of up to 512 rows (a task holds 256) is written by one ``record_scores``:
+    one short transaction and one ``interactions_scored`` signal per slice, not per batch, so
+    the reactions downstream (moment detection, rules) get a few large tasks. If no model can
+    be loaded, nothing is written: the rows stay pending for the sweep (``score_pending``).
+    """
+    from moments.sentiment.loader import get_classifier
+
+    try:
+        classifier = get_classifier()
+    except ModelUnavailable as exc:
+        logger.warning("Sentiment scoring skipped, rows stay pending: %s", exc.reason)
+        return ScoreRun(unavailable=exc.reason)
+    run = ScoreRun()
+    ids = list(ids)
+    for start in range(0, len(ids), 512):
+        rows = list(
+            selectors.interactions_to_score(version=classifier.version)
+            .filter(pk__in=ids[start : start + 512])
+            .order_by("pk")
+            .values_list("pk", "subject", "body")
+        )
+        if not rows:
+            continue
+        texts = [
+            "\n".join(p for p in (subject.strip(), body.strip()) if p) for _, subject, body in rows
+        ]
+        scores = classifier.score(texts, batch_size=settings.SENTIMENT_BATCH_SIZE)
+        run.seen += len(rows)
+        run.scored += record_scores(
+            version=classifier.version,
+            scores={pk: score for (pk, _, _), score in zip(rows, scores, strict=True)},
+        )
+    return run
+
+
+@transaction.atomic
+def mark_for_rescoring(*, since: datetime | None = None) -> int:
+    """Make model-scored interactions (since a date, or all) eligible for rescoring by any
+    version: ``record_scores`` only replaces scores of an older version, and "" is the oldest.
+    Labels stay visible meanwhile. Agents' corrections are left alone."""
+    queryset = Interaction.objects.filter(
+        scored_at__isnull=False, sentiment_correction__isnull=True
+    )
+    if since is not None:
+        queryset = queryset.filter(occurred_at__gte=since)
+    return queryset.exclude(sentiment_model=HUMAN_VERSION).update(sentiment_model="")
+
+
+def score_pending(*, time_budget: float = 300.0, chunk: int = 512) -> ScoreRun:
+    """Score whatever is pending or scored by an older model, oldest first, for up to
+    ``time_budget`` seconds. The sweep: nothing is lost if a worker or the model was down."""
+    from moments.sentiment.loader import get_classifier
+
+    try:
+        version = get_classifier().version
+    except ModelUnavailable as exc:
+        return ScoreRun(unavailable=exc.reason)
+    total = ScoreRun()
+    deadline = time.monotonic() + time_budget
+    last_pk = 0
+    while time.monotonic() < deadline:
+        # Keyset over pk so rows that cannot be written (raced, corrected) are not re-read.
+        ids = list(
+            selectors.interactions_to_score(version=version)
+            .filter(pk__gt=last_pk)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:chunk]
+        )
+        if not ids:
+            break
+        last_pk = ids[-1]
+        run = score_interactions(ids=ids)
+        total.scored += run.scored
+        total.seen += run.seen
+        if run.unavailable:
+            total.unavailable = run.unavailable
+            break
+    return total
+
+
+# --- Training runs and model status --------------------------------------------------------
+
+
+@transaction.atomic
+def create_training_run(*, kind: str, with_corrections: bool = False) -> SentimentModel:
+    run = SentimentModel(
+        kind=kind, with_corrections=with_corrections, message="waiting for a worker"
+    )
+    run.full_clean()
+    run.save()
+    return run
+
+
+@transaction.atomic
+def report_training_progress(*, model: SentimentModel, fraction: float, message: str) -> None:
+    """Progress of a running training (also its heartbeat, via updated_at)."""
+    fields = {
+        "status": SentimentModel.Status.TRAINING,
+        "progress": max(0.0, min(1.0, fraction)),
+        "message": message[:500],
+        "updated_at": timezone.now(),
+    }
+    if model.started_at is None:
+        model.started_at = fields["started_at"] = timezone.now()
+    SentimentModel.objects.filter(pk=model.pk).update(**fields)
+
+
+@transaction.atomic
+def finish_training(
+    *, model: SentimentModel, version: str, path: Path, metadata: dict, activate: bool = True
+) -> SentimentModel:
+    """Record a trained model as ready and (by default) make it the one used for scoring."""
+    model_dir = Path(settings.SENTIMENT_MODEL_DIR).resolve()
+    path = path.resolve()
+    model.path = str(path.relative_to(model_dir) if path.is_relative_to(model_dir) else path)
+    model.version = version
+    model.metadata = metadata
+    model.status = SentimentModel.Status.READY
+    model.progress = 1.0
+    hutto = metadata.get("metrics", {}).get("hutto3_test", {}).get("macro_f1")
+    model.message = f"ready, macro-F1 {hutto:.3f} on the Hutto 3-class test" if hutto else "ready"
+    model.finished_at = timezone.now()
+    if activate:
+        model.activated_at = model.finished_at
+    model.full_clean()
+    model.save()
+    return model
+
+
+@transaction.atomic
+def activate_model(*, model: SentimentModel) -> None:
+    """Score with this ready model from now on (e.g. roll back to an earlier one). Rescoring
+    with an older version only touches rows a newer version has not scored; use ``rescore
+    --all`` to force it."""
+    SentimentModel.objects.filter(pk=model.pk).update(activated_at=timezone.now())
+    from moments import tasks
+
+    transaction.on_commit(tasks.enqueue_sweep)
+
+
+@transaction.atomic
+def fail_training(*, model: SentimentModel, reason: str) -> None:
+    SentimentModel.objects.filter(pk=model.pk).update(
+        status=SentimentModel.Status.FAILED, message=reason[:500], finished_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def mark_model_broken(*, model: SentimentModel, reason: str) -> None:
+    """The active model's file is missing or corrupt: take it out of service (the previous
+    ready model, if any, becomes active) and show why on the status page."""
+    SentimentModel.objects.filter(pk=model.pk).update(
+        status=SentimentModel.Status.FAILED, message=f"unavailable: {reason}"[:500]
+    )
+
+
+def train_sentiment_model(
+    *,
+    model: SentimentModel,
+    seed: int = 42,
+    fraction: float = 1.0,
+    activate: bool = True,
+    progress: Callable[[float, str], None] | None = None,
+) -> SentimentModel:
+    """Train the model described by the row ``model`` (kind, with_corrections), recording
+    progress, then its metrics (ready) or the failure reason (failed). Not atomic on purpose:
+    progress must be visible while it runs. Re-raises nothing: a failure is a status."""
+    from moments.sentiment.loader import get_classifier
+    from moments.sentiment.training import TrainConfig, train
+
+    config = TrainConfig(mode=model.kind, seed=seed, fraction=fraction)
+    previous = None
+    if model.with_corrections:
+        config.corrections_train, config.corrections_test = selectors.correction_examples(seed=seed)
+        try:
+            previous = get_classifier()
+        except ModelUnavailable:
+            previous = None
+    last = [0.0]
+
+    def report(fraction: float, message: str) -> None:
+        if progress:
+            progress(fraction, message)
+        now = time.monotonic()
+        if now - last[0] >= 2 or fraction >= 1.0:  # a heartbeat, not a write per batch
+            last[0] = now
+            report_training_progress(model=model, fraction=fraction, message=message)
+
+    report(0.0, "starting")
+    try:
+        result = train(
+            config,
+            model_dir=Path(settings.SENTIMENT_MODEL_DIR),
+            cache_dir=Path(settings.SENTIMENT_CACHE_DIR),
+            progress=report,
+            previous=previous,
+        )
+    except Exception as exc:  # any failure: recorded for the status page, logged with trace
+        logger.exception("Sentiment training %s failed", model.pk)
+        fail_training(model=model, reason=f"{type(exc).__name__}: {exc}")
+        model.refresh_from_db()
+        return model
+    model.refresh_from_db()
+    return finish_training(
+        model=model,
+        version=result.version,
+        path=result.path,
+        metadata=result.metadata,
+        activate=activate,
+    )
+
+
+# --- Corrections --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def correct_sentiment(
+    *, interaction: Interaction, label: str, user: AbstractBaseUser | None
+) -> SentimentCorrection:
+    """Record an agent's label for an interaction (kept for retraining) and show it at once.
+
+    The interaction takes the human label with full confidence and a score of -1 / 0 / +1;
+    the HUMAN_VERSION marker keeps later rescoring from overwriting it.
+    """
+    if label not in HUMAN_SCORE:
+        raise ValidationError({"label": f"Choose one of: {', '.join(HUMAN_SCORE)}."})
+    interaction = Interaction.objects.select_for_update().get(pk=interaction.pk)
+    correction = SentimentCorrection.objects.filter(interaction=interaction).first()
+    if correction is None:
+        correction = SentimentCorrection(
+            interaction=interaction,
+            previous_label=interaction.sentiment_label,
+            previous_model=interaction.sentiment_model,
+        )
+    correction.label = label
+    correction.text = interaction.text
+    correction.corrected_by = user
+    correction.corrected_at = timezone.now()
+    correction.full_clean()
+    correction.save()
+    Interaction.objects.filter(pk=interaction.pk).update(
+        sentiment_label=label,
+        sentiment_score=HUMAN_SCORE[label],
+        sentiment_confidence=1.0,
+        sentiment_model=HUMAN_VERSION,
+        scored_at=correction.corrected_at,
+    )
+    return correction
+
+
+# --- First run ----------------------------------------------------------------------------
+
+
+def ensure_sentiment_model() -> str:
+    """Queue what is missing, never wait: train quick-then-full if there is no model, the full
+    one if only a quick model exists; nothing if a training is already under way. Stale
+    training rows (their worker died) are marked failed first. Returns what it did."""
+    from moments import tasks
+
+    stale = SentimentModel.objects.filter(
+        status__in=[SentimentModel.Status.QUEUED, SentimentModel.Status.TRAINING]
+    ).exclude(pk__in=selectors.training_in_progress().values("pk"))
+    for row in stale:
+        fail_training(model=row, reason="its worker stopped before training finished")
+    tasks.ensure_sweep_schedule()
+    if selectors.training_in_progress().exists():
+        return "training already in progress"
+    active = selectors.active_sentiment_model()
+    if active is None:
+        run = create_training_run(kind=SentimentModel.Kind.QUICK)
+        transaction.on_commit(lambda: tasks.enqueue_training(run.pk, then_full=True))
+        return f"no model: queued quick training (run {run.pk}), then full"
+    if active.kind == SentimentModel.Kind.QUICK:
+        if SentimentModel.objects.filter(
+            kind=SentimentModel.Kind.FULL,
+            status=SentimentModel.Status.FAILED,
+            created_at__gt=active.created_at,
+        ).exists():
+            return f"model {active.version} ready (quick); full training failed, see status"
+        run = create_training_run(kind=SentimentModel.Kind.FULL)
+        transaction.on_commit(lambda: tasks.enqueue_training(run.pk))
+        return f"quick model {active.version} ready: queued full training (run {run.pk})"
+    return f"model {active.version} ready"

@@ -1,0 +1,59 @@
+"""{% sentiment_chart customer %}: the customer's sentiment over time as a server-side SVG
+(no chart library, no JavaScript: works offline and without scripts).
+{% sentiment_model_status %}: a one-word model status for navigation bars."""
+
+from __future__ import annotations
+
+from django import template
+
+from customers.models import Customer
+from moments import selectors
+
+register = template.Library()
+
+WIDTH, HEIGHT, PAD = 640, 180, 24
+
+
+@register.inclusion_tag("moments/_sentiment_chart.html")
+def sentiment_chart(customer: Customer) -> dict:
+    points = selectors.sentiment_series(customer)
+    if not points:
+        return {"customer": customer, "points": []}
+    first, last = points[0].occurred_at, points[-1].occurred_at
+    span = (last - first).total_seconds() or 1.0
+    inner_w, inner_h = WIDTH - 2 * PAD, HEIGHT - 2 * PAD
+
+    def x(point) -> float:
+        # One point alone sits in the middle; otherwise by time.
+        if len(points) == 1:
+            return WIDTH / 2
+        return round(PAD + inner_w * (point.occurred_at - first).total_seconds() / span, 1)
+
+    def y(score: float) -> float:
+        return round(PAD + inner_h * (1 - (score + 1) / 2), 1)
+
+    plotted = [
+        {"x": x(p), "y": y(p.score), "point": p, "kind": "spike" if p.is_spike else "point"}
+        for p in points
+    ]
+    return {
+        "customer": customer,
+        "points": plotted,
+        "polyline": " ".join(f"{p['x']},{p['y']}" for p in plotted),
+        "width": WIDTH,
+        "height": HEIGHT,
+        "y_zero": y(0.0),
+        "y_top": y(1.0),
+        "y_bottom": y(-1.0),
+        "x_left": PAD,
+        "x_right": WIDTH - PAD,
+        "first": first,
+        "last": last,
+        "spikes": sum(p.is_spike for p in points),
+    }
+
+
+@register.inclusion_tag("moments/_sentiment_model_status.html", takes_context=True)
+def sentiment_model_status(context) -> dict:
+    status = selectors.sentiment_status(history=0)
+    return {"status": status, "perms": context.get("perms")}

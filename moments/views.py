@@ -1,0 +1,57 @@
+"""Sentiment pages: the model status page, an interaction's badge, and the one-click correction."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from customers.access import interactions_visible_to
+from customers.models import Interaction
+from moments import selectors, services
+from moments.forms import SentimentCorrectionForm
+
+
+def _interaction_for_user(request: HttpRequest, pk: int) -> Interaction:
+    """404 for interactions the user may not see (same rule as the customer's timeline)."""
+    return get_object_or_404(interactions_visible_to(request.user), pk=pk)
+
+
+@require_GET
+@login_required
+@permission_required("moments.view_sentimentmodel", raise_exception=True)
+def sentiment_status(request: HttpRequest) -> HttpResponse:
+    """Which model scores interactions, how good it is, and any training under way (the
+    fragment polls itself while a training runs)."""
+    template = "moments/sentiment_status.html"
+    if request.htmx:
+        template += "#sentiment-status"
+    return render(request, template, {"status": selectors.sentiment_status()})
+
+
+@require_GET
+@login_required
+@permission_required("customers.view_interaction", raise_exception=True)
+def sentiment_badge(request: HttpRequest, pk: int) -> HttpResponse:
+    """One interaction's badge; a pending badge polls this until the worker has scored it."""
+    interaction = _interaction_for_user(request, pk)
+    return render(request, "moments/_sentiment_badge.html", {"interaction": interaction})
+
+
+@require_POST
+@login_required
+@permission_required("moments.add_sentimentcorrection", raise_exception=True)
+def correct_sentiment(request: HttpRequest, pk: int) -> HttpResponse:
+    """Store an agent's label (one click on the badge) and show the corrected badge."""
+    interaction = _interaction_for_user(request, pk)
+    form = SentimentCorrectionForm(request.POST)
+    if form.is_valid():
+        services.correct_sentiment(
+            interaction=interaction, label=form.cleaned_data["label"], user=request.user
+        )
+        interaction.refresh_from_db()
+    if not request.htmx:
+        return redirect(f"{interaction.customer.get_absolute_url()}#interaction-{pk}")
+    context = {"interaction": interaction, "form_error": form.errors.get("label")}
+    return render(request, "moments/_sentiment_badge.html", context)

@@ -1,0 +1,26 @@
+"""bench/dashboard.py still runs in its tiny --quick mode and ends with one RESULT line (as
+tests/test_bench_smoke.py does for the other benches; PASS/FAIL means nothing at this size)."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def test_dashboard_bench_runs_and_ends_with_one_result_line():
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "dashboard.py"), "--quick"],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.strip().splitlines()
+    assert [line for line in lines if line.startswith("RESULT")] == lines[-1:]
+    assert re.fullmatch(r"RESULT dashboard ratio=\d+\.\d\d target<=1\.2 (PASS|FAIL)", lines[-1])
+    assert "query count flat across sizes: yes" in completed.stdout

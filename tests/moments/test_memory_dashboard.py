@@ -1,0 +1,192 @@
+"""The managers' journey map: heatmap, filters, cell drill-down, memory at risk, query counts."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from moments import memory_selectors, memory_services
+from moments.models import CustomerMemory
+from tests.factories import CustomerFactory, UserFactory
+from tests.moments.factories import ScoredInteractionFactory, stage, tag
+
+pytestmark = pytest.mark.django_db
+
+URL = reverse("journey-map")
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _moment(customer=None, *, score=-0.9, days_ago=1, **kwargs):
+    interaction = ScoredInteractionFactory(
+        customer=customer or CustomerFactory(),
+        sentiment_score=score,
+        occurred_at=timezone.now() - timedelta(days=days_ago),
+        **kwargs,
+    )
+    return memory_services.detect_moments(interaction_ids=[interaction.pk])[0]
+
+
+def test_heatmap_counts_and_impacts_by_stage_and_tag(manager_client):
+    _moment(body="Charged twice", stage=stage("complaint"))
+    _moment(body="Overcharged again", stage=stage("complaint"))
+    _moment(score=0.95, stage=stage("delivery"))
+    heatmap = memory_selectors.journey_heatmap(memory_selectors.HeatmapFilter())
+    cell = heatmap.cell(stage("complaint").pk, tag("billing-shock").pk)
+    assert cell.count == 2
+    assert cell.mean_impact < 0
+    assert cell.remembered_impact < 0
+    assert abs(cell.remembered_impact) <= abs(cell.mean_impact)  # recall <= 1
+    untagged = heatmap.cell(stage("delivery").pk, None)
+    assert untagged.count == 1 and untagged.mean_impact > 0
+    response = manager_client.get(URL)
+    assert response.status_code == 200
+    assert "Billing shock" in response.text and "Complaint" in response.text
+
+
+def test_dismissed_moments_are_not_counted(agent):
+    moment = _moment(body="Charged twice", stage=stage("complaint"))
+    memory_services.dismiss_moment(moment=moment, user=agent, reason="test call")
+    heatmap = memory_selectors.journey_heatmap(memory_selectors.HeatmapFilter())
+    assert heatmap.cells == {}
+
+
+def test_filter_by_polarity_and_dates(manager_client):
+    _moment(body="Charged twice", stage=stage("complaint"), days_ago=40)
+    _moment(score=0.95, stage=stage("complaint"), days_ago=1)
+    flt = memory_selectors.HeatmapFilter(polarity="positive")
+    assert [c.count for c in memory_selectors.journey_heatmap(flt).cells.values()] == [1]
+    flt = memory_selectors.HeatmapFilter(date_to=date.today() - timedelta(days=30))
+    cells = memory_selectors.journey_heatmap(flt).cells
+    assert list(cells) == [(stage("complaint").pk, tag("billing-shock").pk)]
+    response = manager_client.get(URL, {"polarity": "positive"}, **HTMX)
+    assert response.status_code == 200
+    assert 'id="journey-map"' in response.text
+    assert "Memory at risk" not in response.text  # only the map is swapped
+
+
+def test_invalid_filter_shows_the_error(manager_client):
+    response = manager_client.get(URL, {"date_from": "2026-02-01", "date_to": "2026-01-01"})
+    assert response.status_code == 200
+    assert "The start date is after the end date." in response.text
+
+
+def test_cell_lists_its_moments(manager_client):
+    moment = _moment(body="Charged twice", stage=stage("complaint"))
+    _moment(body="Still waiting", stage=stage("complaint"))
+    url = reverse("journey-cell", args=[stage("complaint").pk, tag("billing-shock").pk])
+    response = manager_client.get(url, **HTMX)
+    assert response.status_code == 200
+    assert moment.customer.name in response.text
+    assert response.text.count("<tr class=") == 1
+
+
+def test_untagged_cell(manager_client):
+    moment = _moment(score=0.95, stage=stage("delivery"))
+    response = manager_client.get(reverse("journey-cell", args=[stage("delivery").pk, 0]))
+    assert moment.customer.name in response.text
+
+
+def test_unknown_cell_is_404(manager_client):
+    assert manager_client.get(reverse("journey-cell", args=[999, 0])).status_code == 404
+    url = reverse("journey-cell", args=[stage("delivery").pk, 9999])
+    assert manager_client.get(url).status_code == 404
+
+
+def test_cell_hides_customers_the_user_may_not_see(client, owned_visibility):
+    # A user with the dashboard permission but only their own customers (owned visibility).
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory(role="Agent")
+    user.user_permissions.add(Permission.objects.get(codename="view_dashboard"))
+    client.force_login(user)
+    hidden = _moment(CustomerFactory(owner=UserFactory(role="Agent")), body="Charged twice")
+    url = reverse("journey-cell", args=[hidden.stage_id, tag("billing-shock").pk])
+    assert hidden.customer.name not in client.get(url).text
+
+
+def test_dashboard_is_for_managers(agent_client):
+    assert agent_client.get(URL).status_code == 403
+
+
+def test_dashboard_anonymous_goes_to_login(client):
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_dashboard_wrong_method_is_405(manager_client):
+    assert manager_client.post(URL).status_code == 405
+    url = reverse("journey-cell", args=[stage("delivery").pk, 0])
+    assert manager_client.post(url).status_code == 405
+
+
+def test_memory_at_risk_lists_negative_and_falling(manager_client):
+    falling = CustomerFactory(name="Falling Fiona")
+    _moment(falling, score=0.9, days_ago=60)
+    _moment(falling, score=-0.95, days_ago=1, body="You promised a call back")
+    steady = CustomerFactory(name="Happy Harry")
+    _moment(steady, score=0.95, days_ago=2)
+    assert CustomerMemory.objects.get(customer=falling).at_risk
+    assert not CustomerMemory.objects.get(customer=steady).at_risk
+    response = manager_client.get(URL)
+    assert "Falling Fiona" in response.text
+    assert "Happy Harry" not in response.text
+
+
+def _count(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_dashboard_query_count_does_not_grow_with_data(manager_client):
+    _moment(body="Charged twice", stage=stage("complaint"))
+    few = _count(manager_client, URL)
+    for i, (slug, text) in enumerate(
+        [("complaint", "Still waiting"), ("delivery", "Arrived early"), ("renewal", "")] * 5
+    ):
+        customer = CustomerFactory()
+        _moment(customer, score=0.9, days_ago=60 + i, stage=stage(slug))
+        _moment(customer, score=-0.95, days_ago=1, body=text or "You promised", stage=stage(slug))
+    assert CustomerMemory.objects.filter(at_risk=True).count() > 1
+    assert _count(manager_client, URL) == few
+
+
+def test_cell_query_count_does_not_grow_with_data(manager_client):
+    _moment(body="Charged twice", stage=stage("complaint"))
+    url = reverse("journey-cell", args=[stage("complaint").pk, tag("billing-shock").pk])
+    few = _count(manager_client, url)
+    for _ in range(10):
+        _moment(body="Charged twice. Still waiting.", stage=stage("complaint"))
+    assert _count(manager_client, url) == few
+
+
+def test_memory_at_risk_is_scoped_to_visible_customers(owned_visibility):
+    mine_owner = UserFactory(role="Agent")
+    theirs = CustomerFactory(name="Not Mine", owner=UserFactory(role="Agent"))
+    mine = CustomerFactory(name="Mine", owner=mine_owner)
+    for customer in (mine, theirs):
+        _moment(customer, score=0.9, days_ago=60)
+        _moment(customer, score=-0.95, days_ago=1)
+    assert [m.customer.name for m in memory_selectors.memory_at_risk(mine_owner)] == ["Mine"]
+    manager = UserFactory(role="Manager")
+    assert {m.customer.name for m in memory_selectors.memory_at_risk(manager)} == {
+        "Mine",
+        "Not Mine",
+    }
+    assert memory_selectors.memory_at_risk(UserFactory()) == []
+
+
+def test_cell_lists_the_strongest_moments_first(manager):
+    weak = _moment(score=-0.65, body="Charged twice", stage=stage("complaint"))
+    strong = _moment(score=-0.99, body="Charged twice", stage=stage("complaint"))
+    moments = memory_selectors.cell_moments(
+        manager,
+        stage=stage("complaint"),
+        tag=tag("billing-shock"),
+        flt=memory_selectors.HeatmapFilter(),
+    )
+    assert [m.pk for m in moments] == [strong.pk, weak.pk]

@@ -1,0 +1,159 @@
+"""The scoring pipeline: signal -> task -> model -> database, through the task functions."""
+
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from django_q.models import OrmQ
+
+from customers import services as customer_services
+from customers.models import Interaction
+from moments import services, tasks
+from moments.models import SentimentModel
+from tests.factories import InteractionFactory
+
+
+def _log(customer, subject: str, body: str = "") -> Interaction:
+    return customer_services.log_interaction(
+        customer=customer, channel="email", subject=subject, body=body
+    )
+
+
+def test_logged_interaction_is_queued_after_commit(customer, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        interaction = _log(customer, "Where is my parcel?")
+    queued = [
+        task
+        for task in OrmQ.objects.all()
+        if task.task["func"] == "moments.tasks.score_interactions"
+    ]
+    assert len(queued) == 1
+    assert queued[0].task["args"] == ([interaction.pk],)
+
+
+def test_task_fills_the_sentiment_fields(customer, sentiment_model):
+    angry = _log(customer, "Complaint", "This is unacceptable, I am furious and want a refund now!")
+    thanks = _log(customer, "Thanks", "Thank you so much, you were wonderful and so helpful!")
+
+    result = tasks.score_interactions([angry.pk, thanks.pk])
+
+    assert result == {"scored": 2, "seen": 2, "unavailable": ""}
+    angry.refresh_from_db()
+    thanks.refresh_from_db()
+    assert angry.sentiment_label == "negative"
+    assert thanks.sentiment_label == "positive"
+    assert angry.sentiment_score < 0 < thanks.sentiment_score
+    assert 0 <= angry.sentiment_confidence <= 1
+    assert angry.sentiment_model == sentiment_model.version
+    assert angry.scored_at is not None
+
+
+def test_retried_task_does_not_write_twice(customer, sentiment_model):
+    interaction = _log(customer, "Thanks a lot, great help!")
+    tasks.score_interactions([interaction.pk])
+    interaction.refresh_from_db()
+    first_scored_at = interaction.scored_at
+
+    result = tasks.score_interactions([interaction.pk])
+
+    assert result["scored"] == 0
+    interaction.refresh_from_db()
+    assert interaction.scored_at == first_scored_at
+
+
+def test_newer_model_rescored_older_scores_but_older_never_overwrites_newer(
+    customer, sentiment_model
+):
+    old = InteractionFactory(customer=customer, subject="Thanks!", body="")
+    new = InteractionFactory(customer=customer, subject="Thanks!", body="")
+    Interaction.objects.filter(pk=old.pk).update(
+        sentiment_label="neutral",
+        sentiment_score=0,
+        sentiment_confidence=0.5,
+        sentiment_model="20000101T000000Z-quick-minilm",
+        scored_at=timezone.now(),
+    )
+    Interaction.objects.filter(pk=new.pk).update(
+        sentiment_label="neutral",
+        sentiment_score=0,
+        sentiment_confidence=0.5,
+        sentiment_model="99991231T000000Z-full-minilm",
+        scored_at=timezone.now(),
+    )
+
+    tasks.score_interactions([old.pk, new.pk])
+
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert old.sentiment_model == sentiment_model.version
+    assert new.sentiment_model == "99991231T000000Z-full-minilm"
+
+
+def test_without_a_model_interactions_stay_pending(customer, db):
+    interaction = _log(customer, "Thanks a lot!")
+
+    result = tasks.score_interactions([interaction.pk])
+
+    assert result["scored"] == 0
+    assert "no sentiment model is ready" in result["unavailable"]
+    interaction.refresh_from_db()
+    assert interaction.scored_at is None and interaction.sentiment_label == ""
+
+
+def test_corrupt_active_model_is_marked_failed_and_nothing_is_written(
+    customer, sentiment_model, tmp_path: Path
+):
+    broken_file = tmp_path / "model.pt"
+    broken_file.write_bytes(b"\x00garbage")
+    broken = SentimentModel.objects.create(
+        kind="full",
+        status="ready",
+        version="99990101T000000Z-full-minilm",
+        path=str(broken_file),
+        activated_at=timezone.now(),
+    )
+    interaction = _log(customer, "Thanks a lot!")
+
+    result = tasks.score_interactions([interaction.pk])
+
+    assert "could not load" in result["unavailable"]
+    broken.refresh_from_db()
+    assert broken.status == SentimentModel.Status.FAILED
+    assert broken.message.startswith("unavailable: could not load")
+    interaction.refresh_from_db()
+    assert interaction.scored_at is None
+    # The previous ready model takes over on the next attempt.
+    assert tasks.score_interactions([interaction.pk])["scored"] == 1
+
+
+def test_sweep_scores_everything_pending(customer, sentiment_model):
+    pending = [InteractionFactory(customer=customer) for _ in range(5)]
+
+    run = services.score_pending(time_budget=60)
+
+    assert run.scored == 5
+    assert not Interaction.objects.filter(pk__in=[i.pk for i in pending], scored_at=None).exists()
+
+
+def test_agent_correction_is_never_overwritten_by_rescoring(customer, sentiment_model, agent):
+    interaction = _log(customer, "Thank you so much, wonderful!")
+    services.correct_sentiment(interaction=interaction, label="negative", user=agent)
+
+    tasks.score_interactions([interaction.pk])
+    services.mark_for_rescoring()
+    services.score_pending(time_budget=60)
+
+    interaction.refresh_from_db()
+    assert interaction.sentiment_label == "negative"
+    assert interaction.sentiment_model == services.HUMAN_VERSION
+    assert interaction.sentiment_correction.corrected_by == agent
+    assert interaction.sentiment_correction.text == interaction.text
+
+
+@pytest.mark.parametrize("label", ["angry", ""])
+def test_correction_rejects_unknown_labels(customer, agent, label):
+    from django.core.exceptions import ValidationError
+
+    interaction = _log(customer, "Hello")
+    with pytest.raises(ValidationError):
+        services.correct_sentiment(interaction=interaction, label=label, user=agent)

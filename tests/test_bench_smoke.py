@@ -1,0 +1,48 @@
+"""The benchmarks in bench/ still run, in their tiny --quick mode, and end with a RESULT line.
+
+They run as `make bench` runs them: separate processes, on throw-away databases of their own (on
+DATABASE_URL's server when it is set, else temporary SQLite files). Both start at once, to keep
+the suite fast. PASS/FAIL is not checked: timings at these sizes mean nothing.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHES = {"timeline": "1.3", "search": "2.0"}  # name: target
+
+
+@pytest.fixture(scope="module")
+def bench_processes():
+    processes = {
+        name: subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / f"{name}.py"), "--quick"],
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in BENCHES
+    }
+    yield processes
+    for process in processes.values():
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+@pytest.mark.parametrize("bench", list(BENCHES))
+def test_bench_runs_and_ends_with_one_result_line(bench_processes, bench):
+    stdout, stderr = bench_processes[bench].communicate(timeout=120)
+
+    assert bench_processes[bench].returncode == 0, stderr
+    lines = stdout.strip().splitlines()
+    assert [line for line in lines if line.startswith("RESULT")] == lines[-1:]
+    target = re.escape(BENCHES[bench])
+    assert re.fullmatch(rf"RESULT {bench} ratio=\d+\.\d\d target<={target} (PASS|FAIL)", lines[-1])
