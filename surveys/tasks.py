@@ -1,0 +1,101 @@
+"""django-q2 tasks: take ids, load, call a service. Enqueue helpers and schedules live here."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django_q.models import Schedule
+from django_q.tasks import async_task
+
+from surveys import services
+
+SWEEP_NAME = "surveys-sweep"
+RECALIBRATE_NAME = "surveys-recalibrate-tags"
+
+
+def enqueue_send(invitation_id: int) -> None:
+    async_task("surveys.tasks.send_invitation", invitation_id, group="surveys")
+
+
+SEND_CHUNK = 25
+
+
+def enqueue_sends(invitation_ids: list[int]) -> None:
+    """One task for one invitation; a bulk invite's in chunks (each email is still sent and
+    recorded on its own, under its own lock)."""
+    if len(invitation_ids) == 1:
+        enqueue_send(invitation_ids[0])
+        return
+    for start in range(0, len(invitation_ids), SEND_CHUNK):
+        async_task(
+            "surveys.tasks.send_invitations",
+            invitation_ids[start : start + SEND_CHUNK],
+            group="surveys",
+        )
+
+
+def send_invitation(invitation_id: int) -> str:
+    return services.send_invitation_email(invitation_id=invitation_id)
+
+
+def send_invitations(invitation_ids: list[int]) -> dict:
+    outcomes: dict[str, int] = {}
+    for pk in invitation_ids:
+        outcome = services.send_invitation_email(invitation_id=pk)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+def send_reminder(invitation_id: int) -> str:
+    return services.send_invitation_email(invitation_id=invitation_id, reminder=True)
+
+
+def enqueue_scoring(response_ids: list[int]) -> None:
+    async_task("surveys.tasks.score_responses", list(response_ids), group="sentiment")
+
+
+def score_responses(response_ids: list[int]) -> dict:
+    return services.score_responses(ids=response_ids)
+
+
+def sweep() -> dict:
+    """The scheduled sweep: reminders that are due, failed sends worth retrying, and answers
+    still waiting for a sentiment score (the model or a worker was down). Each email is its own
+    task, so one slow SMTP server does not hold up the rest; sending twice is harmless because
+    send_invitation_email checks, under a row lock, whether it already went out."""
+    reminders = services.due_reminder_ids()
+    for pk in reminders:
+        async_task("surveys.tasks.send_reminder", pk, group="surveys")
+    retries = services.retry_ids()
+    for pk in retries:
+        enqueue_send(pk)
+    pending = services.pending_response_ids()
+    if pending:
+        enqueue_scoring(pending)
+    return {"reminders": len(reminders), "retries": len(retries), "to_score": len(pending)}
+
+
+def recalibrate_tags() -> dict:
+    """Weekly: propose tag weights from survey outcomes (applied only by an admin)."""
+    return {"proposals": len(services.recalibrate_tags())}
+
+
+def ensure_schedules() -> None:
+    """Idempotent: the periodic sweep and the weekly recalibration (run by
+    `manage.py setup_survey_schedules`)."""
+    Schedule.objects.update_or_create(
+        name=RECALIBRATE_NAME,
+        defaults={
+            "func": "surveys.tasks.recalibrate_tags",
+            "schedule_type": Schedule.WEEKLY,
+            "repeats": -1,
+        },
+    )
+    Schedule.objects.update_or_create(
+        name=SWEEP_NAME,
+        defaults={
+            "func": "surveys.tasks.sweep",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": settings.SURVEY_SWEEP_MINUTES,
+            "repeats": -1,
+        },
+    )
