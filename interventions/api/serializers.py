@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from interventions.models import Alert, FollowUpTask, Intervention, Rule
+
+
+class RuleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Rule
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "event",
+            "conditions",
+            "still_true",
+            "action",
+            "action_config",
+            "delay",
+            "at_local_hour",
+            "cooldown",
+            "episode",
+            "active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class InterventionSerializer(serializers.ModelSerializer):
+    rule = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    subject_type = serializers.CharField(source="subject_type.model", read_only=True)
+
+    class Meta:
+        model = Intervention
+        fields = [
+            "id",
+            "rule",
+            "event",
+            "subject_type",
+            "subject_id",
+            "episode_key",
+            "customer",
+            "interaction",
+            "scheduled_for",
+            "status",
+            "attempts",
+            "last_error",
+            "why_fired",
+            "result",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    customer_name = serializers.CharField(source="customer.name", read_only=True)
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "customer",
+            "customer_name",
+            "intervention",
+            "text",
+            "priority",
+            "created_at",
+            "read_at",
+        ]
+        read_only_fields = fields
+
+
+class FollowUpTaskSerializer(serializers.ModelSerializer):
+    customer_name = serializers.CharField(source="customer.name", read_only=True)
+
+    class Meta:
+        model = FollowUpTask
+        fields = [
+            "id",
+            "customer",
+            "customer_name",
+            "intervention",
+            "title",
+            "notes",
+            "due",
+            "created_at",
+            "done_at",
+        ]
+        read_only_fields = fields

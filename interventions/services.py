@@ -1,0 +1,91 @@
+"""Every write of the interventions app that people make (the engine writes the rest)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from interventions.models import Alert, FollowUpTask, Intervention, Rule
+
+Status = Intervention.Status
+
+
+@transaction.atomic
+def cancel_intervention(*, intervention: Intervention, by: AbstractBaseUser) -> Intervention:
+    """Cancel a scheduled intervention before it fires. Atomic against a worker claiming it:
+    only a row still `scheduled` changes."""
+    changed = Intervention.objects.filter(pk=intervention.pk, status=Status.SCHEDULED).update(
+        status=Status.CANCELLED,
+        cancelled_by=by,
+        finished_at=timezone.now(),
+        result={"skipped": f"Cancelled by {by.get_username()}."},
+    )
+    intervention.refresh_from_db()
+    if not changed:
+        raise ValidationError(
+            f"Only a scheduled intervention can be cancelled (it is {intervention.status})."
+        )
+    return intervention
+
+
+@transaction.atomic
+def retry_intervention(*, intervention: Intervention, by: AbstractBaseUser) -> Intervention:
+    """Schedule a failed, skipped or cancelled intervention again, now. Effects it already had
+    (an email sent, an alert written) are not repeated: they are keyed by the intervention."""
+    changed = Intervention.objects.filter(
+        pk=intervention.pk, status__in=(Status.FAILED, Status.SKIPPED, Status.CANCELLED)
+    ).update(
+        status=Status.SCHEDULED, scheduled_for=timezone.now(), finished_at=None, cancelled_by=None
+    )
+    intervention.refresh_from_db()
+    if not changed:
+        raise ValidationError(
+            "Only a failed, skipped or cancelled intervention can be retried "
+            f"(it is {intervention.status})."
+        )
+    from interventions.tasks import enqueue_execution
+
+    pk = intervention.pk
+    transaction.on_commit(lambda: enqueue_execution(pk))
+    return intervention
+
+
+@transaction.atomic
+def set_rule_active(*, rule: Rule, active: bool) -> Rule:
+    rule.active = active
+    rule.full_clean()
+    rule.save(update_fields=["active", "updated_at"])
+    return rule
+
+
+def mark_alert_read(*, alert: Alert) -> Alert:
+    if alert.read_at is None:
+        alert.read_at = timezone.now()
+        Alert.objects.filter(pk=alert.pk, read_at__isnull=True).update(read_at=alert.read_at)
+    return alert
+
+
+def mark_all_alerts_read(*, user: AbstractBaseUser) -> int:
+    return Alert.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+@transaction.atomic
+def complete_task(*, task: FollowUpTask, by: AbstractBaseUser) -> FollowUpTask:
+    if task.done_at is None:
+        task.done_at = timezone.now()
+        task.done_by = by
+        task.save(update_fields=["done_at", "done_by"])
+    return task
+
+
+@transaction.atomic
+def save_rule(*, rule: Rule, data: dict) -> Rule:
+    """Create or change a rule (admins, via the API); validates the condition language and
+    the action config like the admin does."""
+    for field, value in data.items():
+        setattr(rule, field, value)
+    rule.full_clean()
+    rule.save()
+    return rule

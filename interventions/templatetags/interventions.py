@@ -1,0 +1,70 @@
+"""{% load interventions %}: the header links (alerts with the unread count, polled by HTMX)
+and a customer's interventions on the customer page."""
+
+from __future__ import annotations
+
+from django import template
+from django.conf import settings
+
+from interventions import selectors
+from interventions.actions import describe_result as _describe_result
+from interventions.actions import describe_why as _describe_why
+
+register = template.Library()
+
+
+@register.inclusion_tag("interventions/_nav.html", takes_context=True)
+def interventions_nav(context) -> dict:
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    perms = context.get("perms")
+    may_read = user is not None and bool(perms) and perms["interventions"]["view_alert"]
+    unread = selectors.unread_alert_count(user=user) if may_read else 0
+    return {
+        "perms": perms,
+        "unread": unread,
+        "poll_seconds": settings.INTERVENTIONS_ALERT_POLL_SECONDS,
+    }
+
+
+@register.inclusion_tag("interventions/_customer_interventions.html", takes_context=True)
+def customer_interventions(context, customer) -> dict:
+    """Shown only to people who may see interventions (managers)."""
+    perms = context.get("perms")
+    visible = bool(perms) and perms["interventions"]["view_intervention"]
+    rows = selectors.customer_interventions(customer=customer) if visible else []
+    return {"interventions": rows, "perms": perms}
+
+
+@register.filter
+def describe_why(why: dict) -> str:
+    return _describe_why(why or {})
+
+
+def _may_see_interventions(context) -> bool:
+    perms = context.get("perms")
+    return bool(perms) and perms["interventions"]["view_intervention"]
+
+
+@register.inclusion_tag("interventions/_interaction_interventions.html", takes_context=True)
+def interaction_interventions(context, interaction) -> dict:
+    """The interventions an interaction set off, in line on the timeline. The first call on a
+    timeline page loads them for every interaction of the page in one query (cached on the
+    request), so the page's query count does not grow with its rows."""
+    if not _may_see_interventions(context):
+        return {"interventions": []}
+    request = context.get("request")
+    cache = getattr(request, "_interventions_by_interaction", None)
+    if cache is None or interaction.pk not in cache:
+        page = context.get("page")
+        ids = {interaction.pk} | {getattr(item, "pk", None) for item in getattr(page, "items", [])}
+        ids.discard(None)
+        cache = {**(cache or {}), **selectors.interventions_by_interaction(ids=ids)}
+        if request is not None:
+            request._interventions_by_interaction = cache
+    return {"interventions": cache.get(interaction.pk, [])}
+
+
+@register.filter
+def describe_result(result: dict) -> str:
+    return _describe_result(result or {})

@@ -1,0 +1,177 @@
+"""HTML pages: the manager's intervention queue and rules, everyone's alerts and tasks.
+
+Each view renders its full page, or only the named partial for HTMX; POSTs from HTMX return the
+updated fragment, without HTMX they redirect back to the page.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from interventions import selectors, services
+from interventions.access import (
+    get_alert_for_user,
+    get_intervention_for_user,
+    get_rule_for_user,
+    get_task_for_user,
+)
+
+
+@require_GET
+@login_required
+@permission_required("interventions.view_intervention", raise_exception=True)
+def queue(request: HttpRequest) -> HttpResponse:
+    tab = request.GET.get("tab", "due")
+    if tab not in selectors.QUEUE_TABS:
+        tab = "due"
+    context = {
+        "tab": tab,
+        "tabs": selectors.QUEUE_TABS,
+        "counts": selectors.queue_counts(user=request.user),
+        "interventions": selectors.queue(user=request.user, tab=tab),
+        "limit": selectors.QUEUE_LIMIT,
+    }
+    template = "interventions/queue.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#intervention-queue"
+    return render(request, template, context)
+
+
+def _intervention_response(request: HttpRequest, intervention, error: str = "") -> HttpResponse:
+    if request.htmx:
+        context = {"intervention": intervention, "error": error}
+        return render(request, "interventions/_intervention_row.html", context)
+    return redirect("intervention-queue")
+
+
+@require_POST
+@login_required
+@permission_required("interventions.change_intervention", raise_exception=True)
+def intervention_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    intervention = get_intervention_for_user(request.user, pk)
+    error = ""
+    try:
+        intervention = services.cancel_intervention(intervention=intervention, by=request.user)
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    return _intervention_response(request, intervention, error)
+
+
+@require_POST
+@login_required
+@permission_required("interventions.change_intervention", raise_exception=True)
+def intervention_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    intervention = get_intervention_for_user(request.user, pk)
+    error = ""
+    try:
+        intervention = services.retry_intervention(intervention=intervention, by=request.user)
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    return _intervention_response(request, intervention, error)
+
+
+@require_GET
+@login_required
+@permission_required("interventions.view_alert", raise_exception=True)
+def alert_inbox(request: HttpRequest) -> HttpResponse:
+    context = {
+        "alerts": selectors.inbox(user=request.user),
+        "unread": selectors.unread_alert_count(user=request.user),
+    }
+    template = "interventions/alert_inbox.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#alert-list"
+    return render(request, template, context)
+
+
+@require_GET
+@login_required
+def alert_badge(request: HttpRequest) -> HttpResponse:
+    """The header's unread count, polled by HTMX (see the `alerts_link` template tag)."""
+    return render(
+        request,
+        "interventions/_alert_badge.html",
+        {
+            "unread": selectors.unread_alert_count(user=request.user),
+            "poll_seconds": settings.INTERVENTIONS_ALERT_POLL_SECONDS,
+        },
+    )
+
+
+@require_POST
+@login_required
+@permission_required("interventions.change_alert", raise_exception=True)
+def alert_read(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = services.mark_alert_read(alert=get_alert_for_user(request.user, pk))
+    if request.htmx:
+        response = render(request, "interventions/_alert.html", {"alert": alert})
+        response["HX-Trigger"] = "alerts-changed"
+        return response
+    return redirect("alert-inbox")
+
+
+@require_POST
+@login_required
+@permission_required("interventions.change_alert", raise_exception=True)
+def alert_read_all(request: HttpRequest) -> HttpResponse:
+    services.mark_all_alerts_read(user=request.user)
+    if request.htmx:
+        context = {"alerts": selectors.inbox(user=request.user), "unread": 0}
+        response = render(request, "interventions/alert_inbox.html#alert-list", context)
+        response["HX-Trigger"] = "alerts-changed"
+        return response
+    return redirect("alert-inbox")
+
+
+@require_GET
+@login_required
+@permission_required("interventions.view_followuptask", raise_exception=True)
+def task_list(request: HttpRequest) -> HttpResponse:
+    context = {
+        "tasks": selectors.open_tasks(user=request.user),
+        "done": selectors.recent_done_tasks(user=request.user),
+    }
+    return render(request, "interventions/task_list.html", context)
+
+
+@require_POST
+@login_required
+@permission_required("interventions.change_followuptask", raise_exception=True)
+def task_done(request: HttpRequest, pk: int) -> HttpResponse:
+    task = services.complete_task(task=get_task_for_user(request.user, pk), by=request.user)
+    if request.htmx:
+        return render(request, "interventions/_task.html", {"task": task})
+    return redirect("task-list")
+
+
+@require_GET
+@login_required
+@permission_required("interventions.view_rule", raise_exception=True)
+def rule_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "interventions/rule_list.html",
+        {"rules": selectors.rules_with_activity(user=request.user)},
+    )
+
+
+@require_POST
+@login_required
+@permission_required("interventions.toggle_rule", raise_exception=True)
+def rule_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    rule = get_rule_for_user(request.user, pk)
+    error = ""
+    try:
+        rule = services.set_rule_active(rule=rule, active=not rule.active)
+    except ValidationError as exc:
+        rule.refresh_from_db()
+        error = "Cannot enable: " + " ".join(exc.messages)
+    if request.htmx:
+        rule = selectors.rules_with_activity(user=request.user).get(pk=rule.pk)
+        return render(request, "interventions/_rule_row.html", {"rule": rule, "error": error})
+    return redirect("rule-list")
