@@ -24,6 +24,12 @@ migrate: install
 
 run: migrate
 	$(BIN)/python manage.py seed_demo
+	# Periodic work (idempotent: update_or_create by name) and, on first run, queue the
+	# sentiment model's training in the worker; none of these blocks.
+	$(BIN)/python manage.py ensure_memory_schedule
+	$(BIN)/python manage.py setup_survey_schedules
+	$(BIN)/python manage.py setup_schedules
+	$(BIN)/python manage.py ensure_sentiment_model
 	./scripts/run.sh
 
 test: install
@@ -38,9 +44,14 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: migrate
-	$(BIN)/python bench/timeline.py
-	$(BIN)/python bench/search.py
+# Each bench makes, migrates and drops its own database (on DATABASE_URL's server, or SQLite).
+bench: install
+	nice $(BIN)/python bench/timeline.py
+	nice $(BIN)/python bench/search.py
+	nice $(BIN)/python bench/sentiment.py
+	nice $(BIN)/python bench/dashboard.py
+	nice $(BIN)/python bench/survey.py
+	nice $(BIN)/python bench/interventions.py
 
 clean:
 	rm -rf $(VENV) var

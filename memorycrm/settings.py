@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -65,6 +66,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "csp",
     "customers",
     "moments",
     "surveys",
@@ -81,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "memorycrm.urls"
@@ -208,6 +211,23 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): our own assets only, no inline scripts, no framing.
+# Inline *styles* stay allowed: htmx, the admin and the server-drawn SVG charts set them, and
+# they cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 25 * 1024 * 1024)
 
 # --- REST API -----------------------------------------------------------------------------
@@ -241,6 +261,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "ENUM_NAME_OVERRIDES": {
+        "MomentPolarityEnum": "moments.models.Polarity",
+        "TagPolarityEnum": "moments.models.TagPolarity",
+    },
     # No call to the public swagger validator: the docs work offline.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
@@ -310,7 +334,7 @@ MEMORY_BASELINE_MIN = env_int("MEMORY_BASELINE_MIN", 3)
 MEMORY_NEUTRAL_BAND = env_float("MEMORY_NEUTRAL_BAND", 0.2)
 # Impact: negative moments weigh this many times more than positive ones (losses loom larger).
 MEMORY_LOSS_AVERSION = env_float("MEMORY_LOSS_AVERSION", 2.0)
-# Intensity given to an agent-promoted moment whose interaction has no sentiment score yet.
+# Least intensity of a moment an agent promoted or that carries tags (its text may read flat).
 MEMORY_DEFAULT_INTENSITY = env_float("MEMORY_DEFAULT_INTENSITY", 0.5)
 # Forgetting curve R(t) = exp(-t / S), S = BASE_STABILITY x (1 + INTENSITY_GAIN x intensity)
 # x (1 + IMPACT_GAIN x ln(1 + |impact|)) x REFRESH_BOOST ** refreshes (days).

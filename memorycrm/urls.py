@@ -9,6 +9,8 @@ from memorycrm.views import LoginView
 urlpatterns = [
     path("", include("customers.urls")),
     path("", include("moments.urls")),
+    path("", include("interventions.urls")),
+    path("", include("surveys.urls")),
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

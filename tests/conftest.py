@@ -1,3 +1,6 @@
+import os
+import shutil
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -65,22 +68,48 @@ def owned_visibility(settings):
     settings.CUSTOMER_VISIBILITY = "owned"
 
 
+# Data migrations whose rows (roles and permissions, journey stages, the tag taxonomy, the
+# default survey and rules) the tests rely on. Their forward code is idempotent.
+REFERENCE_MIGRATIONS = [
+    "customers.migrations.0002_stages_and_roles",
+    "moments.migrations.0002_sentiment_roles",
+    "moments.migrations.0004_memory_taxonomy_and_roles",
+    "surveys.migrations.0002_default_survey_and_roles",
+    "surveys.migrations.0005_recalibration_roles",
+    "interventions.migrations.0002_default_rules_and_roles",
+]
+
+
+def seed_reference_data() -> None:
+    """Run the data migrations' forward code again."""
+    import importlib
+
+    from django.apps import apps
+    from django.db.migrations.operations import RunPython
+
+    for name in REFERENCE_MIGRATIONS:
+        for operation in importlib.import_module(name).Migration.operations:
+            if isinstance(operation, RunPython):
+                operation.code(apps, None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _reference_data_in_reused_db(django_db_setup, django_db_blocker):
+    """A transactional test of an earlier run (--reuse-db) may have emptied the tables."""
+    with django_db_blocker.unblock():
+        seed_reference_data()
+
+
 @pytest.fixture(autouse=True)
 def _reference_data(request):
     """Transactional tests (live server, real worker) empty every table when they end, data
-    migrations' rows included; put the roles and journey stages back before each one."""
+    migrations' rows included: put them back before each one."""
     if not ({"transactional_db", "live_server"} & set(request.fixturenames)) and not any(
         m.kwargs.get("transaction") for m in request.node.iter_markers("django_db")
     ):
         return
     request.getfixturevalue("transactional_db")
-    import importlib
-
-    from django.apps import apps
-
-    migration = importlib.import_module("customers.migrations.0002_stages_and_roles")
-    migration.seed_stages(apps, None)
-    migration.grant(apps, None, migration.GRANTS)
+    seed_reference_data()
 
 
 @pytest.fixture(autouse=True)
@@ -91,3 +120,59 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+# --- Browser (Playwright driving Debian's Chromium) -------------------------------------------
+# One browser for the whole session, shared by every test module that asks for `page`.
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+# around it are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Never skipped: without Chromium the browser tests fail and say how to install it."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: run scripts/ensure-chromium.sh")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page_errors():
+    """Console errors, uncaught exceptions and failed requests seen by `page`/`phone_page`."""
+    return []
+
+
+def _watch(page, errors: list) -> None:
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
+
+
+@pytest.fixture
+def page(browser, page_errors):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    _watch(page, page_errors)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def phone_page(browser, page_errors):
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    _watch(page, page_errors)
+    yield page
+    context.close()

@@ -14,16 +14,17 @@ ROLES = ("Agent", "Manager", "Admin")
 
 def grant(apps, schema_editor, grants: dict[str, list[str]]) -> None:
     """Give each role ("Agent", …) the permissions named "app_label.codename"."""
+    using = schema_editor.connection.alias if schema_editor is not None else "default"
     for app_config in global_apps.get_app_configs():
-        create_permissions(app_config, apps=apps, verbosity=0)
+        create_permissions(app_config, apps=apps, verbosity=0, using=using)
     Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
+    Permission = apps.get_model("auth", "Permission").objects.using(using)
     for role, names in grants.items():
-        group, _ = Group.objects.get_or_create(name=role)
+        group, _ = Group.objects.using(using).get_or_create(name=role)
         for name in names:
             app_label, codename = name.split(".", 1)
             group.permissions.add(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+                Permission.get(content_type__app_label=app_label, codename=codename)
             )
 
 

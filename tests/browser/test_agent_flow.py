@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from customers.models import Interaction
-from tests.browser.conftest import login
+from tests.browser.helpers import login
 from tests.factories import CustomerFactory, InteractionFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
