@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from datetime import timedelta
 
@@ -91,6 +92,8 @@ class Command(BaseCommand):
     help = "Create demo users (agent, manager, admin), customers and interactions. Idempotent."
 
     def handle(self, *args, **options) -> None:
+        # One "Enqueued" line per demo interaction says nothing to a newcomer.
+        logging.getLogger("django-q").setLevel(logging.WARNING)
         with transaction.atomic():
             users = self._users()
             created = self._customers(owner=users["agent"])
