@@ -21,6 +21,8 @@ pids+=($!)
 $PY manage.py runserver --noreload "$HOST:$PORT" &
 pids+=($!)
 
+# Let the worker's start-up lines pass first, so the banner is the last thing on screen.
+sleep 3
 cat <<MSG
 
   MemoryCRM is running at http://$HOST:$PORT/
