@@ -241,6 +241,7 @@ def train_sentiment_model(
     model: SentimentModel,
     seed: int = 42,
     fraction: float = 1.0,
+    epochs: int | None = None,
     activate: bool = True,
     progress: Callable[[float, str], None] | None = None,
 ) -> SentimentModel:
@@ -250,7 +251,7 @@ def train_sentiment_model(
     from moments.sentiment.loader import get_classifier
     from moments.sentiment.training import TrainConfig, train
 
-    config = TrainConfig(mode=model.kind, seed=seed, fraction=fraction)
+    config = TrainConfig(mode=model.kind, seed=seed, fraction=fraction, epochs=epochs)
     previous = None
     if model.with_corrections:
         config.corrections_train, config.corrections_test = selectors.correction_examples(seed=seed)

@@ -73,12 +73,15 @@ def split_long_text(text: str) -> list[str]:
     return pieces or [text[:2000]]
 
 
-def aggregate(piece_probs: Sequence[dict[str, float]], how: Aggregation = "strength") -> dict:
+def aggregate(piece_probs: Sequence[dict[str, float]], how: Aggregation = "mean") -> dict:
     """Combine per-sentence probabilities into one for the whole text.
 
-    "strength" weights each sentence by how polar it is (|P(pos) - P(neg)|, floored so
-    a text of neutral sentences still averages): one furious sentence in a polite email should
-    move the score, while filler ("Hi Anna,", "Best regards") should not dilute it.
+    "mean" (the default) averages the sentences' class probabilities. "strength" weights each
+    sentence by how polar it is (|P(pos) - P(neg)| + 0.1), so one furious sentence dominates.
+    Measured on 78 whole reviews/editorials rebuilt from held-out snippets (bench/sentiment.py,
+    fine-tuned model): mean 0.69 macro-F1, strength 0.55, the whole text truncated by the model
+    0.58, the first 100 words 0.61 (VADER 0.30). Strength weighting over-calls mixed texts
+    as polar; the mean keeps them neutral, and a clearly angry email is still negative.
     """
     weights = []
     for probs in piece_probs:
@@ -147,7 +150,7 @@ class Classifier:
         return out
 
     def score(
-        self, texts: Sequence[str], batch_size: int = 32, aggregation: Aggregation = "strength"
+        self, texts: Sequence[str], batch_size: int = 32, aggregation: Aggregation = "mean"
     ) -> list[Score]:
         """Score texts; long ones are split into sentences scored in the same batches."""
         pieces: list[str] = []

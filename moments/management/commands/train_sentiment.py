@@ -27,6 +27,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument(
+            "--epochs",
+            type=int,
+            help="Default: 2 (full) / 10 (quick). 1 full epoch is half the time.",
+        )
+        parser.add_argument(
             "--fraction",
             type=float,
             default=1.0,
@@ -56,6 +61,7 @@ class Command(BaseCommand):
         run = services.train_sentiment_model(
             model=run,
             seed=options["seed"],
+            epochs=options["epochs"],
             fraction=options["fraction"],
             activate=not options["no_activate"],
             progress=progress,
