@@ -11,6 +11,7 @@ from django.utils.safestring import mark_safe
 
 from customers.models import Customer
 from moments import selectors
+from moments.models import Moment
 
 register = template.Library()
 
@@ -35,8 +36,20 @@ def sentiment_chart(customer: Customer) -> dict:
     def y(score: float) -> float:
         return round(PAD + inner_h * (1 - (score + 1) / 2), 1)
 
+    # Memory moments among the plotted interactions get a ring (one query for the chart).
+    moment_ids = set(
+        Moment.objects.live()
+        .filter(customer=customer, interaction_id__in=[p.interaction_id for p in points])
+        .values_list("interaction_id", flat=True)
+    )
     plotted = [
-        {"x": x(p), "y": y(p.score), "point": p, "kind": "spike" if p.is_spike else "point"}
+        {
+            "x": x(p),
+            "y": y(p.score),
+            "point": p,
+            "kind": "spike" if p.is_spike else "point",
+            "moment": p.interaction_id in moment_ids,
+        }
         for p in points
     ]
     return {
@@ -56,12 +69,17 @@ def sentiment_chart(customer: Customer) -> dict:
         "first": first,
         "last": last,
         "spikes": sum(p.is_spike for p in points),
+        "moments": len(moment_ids),
     }
 
 
 _POINT = (
-    '<a href="#interaction-{id}"><circle cx="{x}" cy="{y}" r="{r}" fill="{fill}"{extra}>'
-    "<title>{spike}{label} ({score:.2f}) on {when}</title></circle></a>"
+    '<a href="#interaction-{id}">{ring}<circle cx="{x}" cy="{y}" r="{r}" fill="{fill}"{extra}>'
+    "<title>{spike}{moment}{label} ({score:.2f}) on {when}</title></circle></a>"
+)
+_RING = (
+    '<circle cx="{x}" cy="{y}" r="10" fill="none" stroke="#a86200" stroke-width="2" '
+    'class="moment-mark"/>'
 )
 
 
@@ -76,6 +94,8 @@ def _circle(p: dict) -> str:
         fill=("#b3261e" if point.score < 0 else "#1b7f3b") if spike else "#3346d3",
         extra=' stroke="#fff" stroke-width="1.5" class="sentiment-spike"' if spike else "",
         spike="Spike: " if spike else "",
+        moment="Memory moment: " if p["moment"] else "",
+        ring=_RING.format(x=p["x"], y=p["y"]) if p["moment"] else "",
         label=escape(point.label),
         score=point.score,
         when=timezone.localtime(point.occurred_at).strftime("%Y-%m-%d %H:%M"),

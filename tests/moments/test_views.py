@@ -151,3 +151,27 @@ def test_chart_handles_few_points(customer, n):
         Context({"customer": customer})
     )
     assert ("No scored interactions yet." in html) == (n == 0)
+
+
+def test_chart_rings_memory_moments_but_not_dismissed_ones(customer):
+    from datetime import timedelta
+
+    from django.template import Context, Template
+
+    from tests.moments.factories import MomentFactory
+
+    start = timezone.now() - timedelta(days=10)
+    _scored(customer, label="neutral", score=0.0, when=start)  # an ordinary point
+    remembered = _scored(customer, label="negative", score=-0.9, when=start + timedelta(days=1))
+    dismissed = _scored(customer, label="positive", score=0.9, when=start + timedelta(days=2))
+    MomentFactory(interaction=remembered)
+    MomentFactory(interaction=dismissed, dismissed=True, dismissed_reason="not memorable")
+
+    html = Template("{% load sentiment %}{% sentiment_chart customer %}").render(
+        Context({"customer": customer})
+    )
+    assert html.count('class="moment-mark"') == 1
+    ring_at = html.index('class="moment-mark"')
+    assert html.index(f"#interaction-{remembered.pk}") < ring_at
+    assert "Memory moment: " in html
+    assert "1 memory moment marked" in html
