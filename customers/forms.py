@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from customers.imports import ImportRejected, decode_csv
 from customers.models import Customer, ImportJob, Interaction, JourneyStage
+from customers.services import CUSTOMER_FIELDS
 
 
 class CustomerSearchForm(forms.Form):
@@ -16,17 +17,7 @@ class CustomerSearchForm(forms.Form):
 class CustomerForm(forms.ModelForm):
     class Meta:
         model = Customer
-        fields = [
-            "name",
-            "email",
-            "company",
-            "phone",
-            "external_ref",
-            "owner",
-            "timezone",
-            "notes",
-            "survey_opt_out",
-        ]
+        fields = list(CUSTOMER_FIELDS)
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, **kwargs):

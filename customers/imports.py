@@ -60,7 +60,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from customers.models import Customer, ImportJob, Interaction, JourneyStage
-from customers.services import announce_interactions
+from customers.services import CUSTOMER_FIELDS, announce_interactions
 
 logger = logging.getLogger(__name__)
 
@@ -68,17 +68,8 @@ BATCH_SIZE = 500
 MAX_STORED_ERRORS = 1000
 ANALYZE_AFTER_ROWS = 1000  # PostgreSQL statistics are refreshed when an import doubles this
 
-CUSTOMER_COLUMNS = (
-    "name",
-    "email",
-    "company",
-    "phone",
-    "external_ref",
-    "owner",
-    "timezone",
-    "notes",
-    "survey_opt_out",
-)
+# The customer's own fields, in the order services.CUSTOMER_FIELDS gives them.
+CUSTOMER_COLUMNS = CUSTOMER_FIELDS
 INTERACTION_COLUMNS = (
     "customer_email",
     "customer_external_ref",

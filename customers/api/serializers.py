@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from customers.access import customers_visible_to
 from customers.models import Customer, Interaction, JourneyStage
+from customers.services import CUSTOMER_FIELDS
 
 
 def _id_field() -> serializers.IntegerField:
@@ -63,15 +64,7 @@ class CustomerSerializer(serializers.ModelSerializer):
         model = Customer
         fields = [
             "id",
-            "name",
-            "email",
-            "company",
-            "phone",
-            "external_ref",
-            "owner",
-            "timezone",
-            "notes",
-            "survey_opt_out",
+            *CUSTOMER_FIELDS,
             "created_at",
             "updated_at",
         ]
