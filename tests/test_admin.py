@@ -1,0 +1,37 @@
+"""Every model registered in Django admin opens: changelist (with a search), add form, and the
+change form of a row — the pages admins configure stages, tags, surveys and rules on."""
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+REGISTERED = sorted(
+    (model._meta.app_label, model._meta.model_name) for model in admin.site._registry
+)
+
+
+@pytest.mark.parametrize("app_label,model_name", REGISTERED)
+def test_admin_pages_open(client, admin_user, app_label, model_name):
+    client.force_login(admin_user)
+    changelist = reverse(f"admin:{app_label}_{model_name}_changelist")
+    assert client.get(changelist).status_code == 200
+    assert client.get(changelist, {"q": "x"}).status_code == 200
+    model_admin = next(
+        model_admin
+        for model, model_admin in admin.site._registry.items()
+        if (model._meta.app_label, model._meta.model_name) == (app_label, model_name)
+    )
+    add_allowed = model_admin.has_add_permission(client.get(changelist).wsgi_request)
+    add = client.get(reverse(f"admin:{app_label}_{model_name}_add"))
+    assert add.status_code == (200 if add_allowed else 403)
+    first = model_admin.model._default_manager.order_by("pk").first()
+    if first is not None:
+        change = reverse(f"admin:{app_label}_{model_name}_change", args=[first.pk])
+        assert client.get(change).status_code == 200
+
+
+def test_an_agent_cannot_open_admin(agent_client):
+    response = agent_client.get(reverse("admin:index"))
+    assert response.status_code == 302
