@@ -96,6 +96,10 @@ def seed_reference_data() -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _reference_data_in_reused_db(django_db_setup, django_db_blocker):
     """A transactional test of an earlier run (--reuse-db) may have emptied the tables."""
+    from django.db import connection
+
+    if connection.settings_dict["NAME"] != connection.creation._get_test_db_name():
+        return  # no selected test uses the database: pytest-django set none up
     with django_db_blocker.unblock():
         seed_reference_data()
 
