@@ -1,5 +1,12 @@
-from django.contrib import admin
+import json
 
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from customers import privacy
 from customers.models import Customer, ImportJob, Interaction, JourneyStage
 
 
@@ -21,6 +28,57 @@ class CustomerAdmin(admin.ModelAdmin):
     autocomplete_fields = ["owner"]
     readonly_fields = ["created_at", "updated_at"]
     show_full_result_count = False
+    actions = ["export_personal_data", "erase"]
+
+    @admin.action(
+        description="Export everything about the selected customers as JSON (GDPR)",
+        permissions=["export_personal_data"],
+    )
+    def export_personal_data(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        documents = [privacy.export_customer(customer=c) for c in queryset.order_by("pk")]
+        if len(documents) == 1:
+            data, filename = documents[0], f"customer-{documents[0]['customer']['id']}.json"
+        else:
+            data, filename = documents, "customers.json"
+        response = HttpResponse(
+            json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    def has_export_personal_data_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("customers.export_customers")
+
+    @admin.action(
+        description="Erase the selected customers and all their data (GDPR)",
+        permissions=["erase"],
+    )
+    def erase(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        """Asks first (like Django's delete action), then erases each customer in its own
+        transaction with its own audit entry."""
+        if request.POST.get("post") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/customers/customer/erase_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Erase customers and all their data?",
+                    "opts": self.model._meta,
+                    "queryset": queryset,
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
+        erased = 0
+        for customer in queryset.order_by("pk"):
+            privacy.erase_customer(customer=customer, actor=request.user)
+            erased += 1
+        self.message_user(
+            request, f"Erased {erased} customer(s) and all their data.", messages.SUCCESS
+        )
+        return None
+
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perms(["customers.delete_customer", "customers.delete_interaction"])
 
 
 @admin.register(Interaction)

@@ -70,10 +70,13 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "csp",
+    "auditlog",
     "customers",
     "moments",
     "surveys",
     "interventions",
+    # After auditlog: its admin replaces the library's read-only log admin.
+    "memorycrm.audit",
 ]
 
 MIDDLEWARE = [
@@ -83,10 +86,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "memorycrm.audit.middleware.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
+    # A database restart answers 503 + Retry-After, not 500 (memorycrm/middleware.py).
+    "memorycrm.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "memorycrm.urls"
@@ -250,7 +256,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "memorycrm.lib.api.AutoSchema",
     "EXCEPTION_HANDLER": "memorycrm.lib.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "survey": "30/min"},
 }
@@ -267,6 +273,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MomentPolarityEnum": "moments.models.Polarity",
         "TagPolarityEnum": "moments.models.TagPolarity",
+        "MomentSourceEnum": "moments.models.Moment.Source",
     },
     # No call to the public swagger validator: the docs work offline.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
@@ -366,6 +373,8 @@ SURVEY_RATE_LIMIT_PER_MINUTE = env_int("SURVEY_RATE_LIMIT_PER_MINUTE", 30)
 SURVEY_RESUBMIT_GRACE_MINUTES = env_int("SURVEY_RESUBMIT_GRACE_MINUTES", 60)
 # The sweep (reminders, retries of failed sends, scoring of pending answers) runs this often.
 SURVEY_SWEEP_MINUTES = env_int("SURVEY_SWEEP_MINUTES", 15)
+# Answers are scored in bulk by a schedule this often (not queued one by one on submit).
+SURVEY_SCORING_MINUTES = env_int("SURVEY_SCORING_MINUTES", 1)
 SURVEY_SEND_MAX_ATTEMPTS = env_int("SURVEY_SEND_MAX_ATTEMPTS", 3)
 # A manager's bulk invite reaches at most this many customers per run.
 SURVEY_BULK_MAX = env_int("SURVEY_BULK_MAX", 500)
@@ -400,3 +409,23 @@ INTERVENTIONS_WEBHOOK_BACKOFF = env_float("INTERVENTIONS_WEBHOOK_BACKOFF", 1.0)
 INTERVENTIONS_ALERT_POLL_SECONDS = env_int("INTERVENTIONS_ALERT_POLL_SECONDS", 15)
 # The site address put in front of customer links in alert emails.
 INTERVENTIONS_SITE_URL = os.environ.get("INTERVENTIONS_SITE_URL") or SURVEY_BASE_URL
+
+# Audit log (django-auditlog, see memorycrm/audit): who changed the rules, the tag taxonomy and
+# the weights, when, and each changed field before/after. Changes made in a request carry the
+# user (API tokens included); a worker or a management command writes entries with no actor.
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    "customers.JourneyStage",
+    "moments.TagCategory",
+    "moments.MomentTag",
+    "moments.TagRule",
+    "surveys.Survey",
+    "surveys.TagWeightProposal",
+    {"model": "interventions.EmailTemplate", "exclude_fields": ["updated_at"]},
+    {
+        "model": "interventions.Rule",
+        "exclude_fields": ["updated_at"],
+        # A webhook rule's config may hold its signing secret: the log keeps the rest.
+        "mask_fields": ["action_config"],
+        "mask_callable": "memorycrm.audit.masking.redact_secrets",
+    },
+)

@@ -2,6 +2,7 @@ import os
 import shutil
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from tests.factories import CustomerFactory, UserFactory
@@ -77,6 +78,7 @@ REFERENCE_MIGRATIONS = [
     "surveys.migrations.0002_default_survey_and_roles",
     "surveys.migrations.0005_recalibration_roles",
     "interventions.migrations.0002_default_rules_and_roles",
+    "memorycrm.audit.migrations.0001_roles",
 ]
 
 
@@ -93,13 +95,17 @@ def seed_reference_data() -> None:
                 operation.code(apps, None)
 
 
+# Read before pytest-django swaps in the test database's name.
+_CONFIGURED_DB_NAME = settings.DATABASES["default"]["NAME"]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _reference_data_in_reused_db(django_db_setup, django_db_blocker):
     """A transactional test of an earlier run (--reuse-db) may have emptied the tables."""
     from django.db import connection
 
-    if connection.settings_dict["NAME"] != connection.creation._get_test_db_name():
-        return  # no selected test uses the database: pytest-django set none up
+    if connection.settings_dict["NAME"] == _CONFIGURED_DB_NAME:
+        return  # no selected test uses the database: pytest-django set up no test database
     with django_db_blocker.unblock():
         seed_reference_data()
 

@@ -83,6 +83,9 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     # API, customers app
     "api-customer-list": (UNAUTH, F, OK, OK, OK),
     "api-customer-detail": (UNAUTH, F, OK, OK, OK),
+    # GDPR: managers and admins export; only admins erase (POST: tests/customers/test_privacy.py)
+    "api-customer-export": (UNAUTH, F, F, OK, OK),
+    "api-customer-erase": (M, M, M, M, M),
     "api-interaction-list": (UNAUTH, F, OK, OK, OK),
     "api-interaction-detail": (UNAUTH, F, OK, OK, OK),
     "api-stage-list": (UNAUTH, F, OK, OK, OK),
@@ -204,6 +207,8 @@ def world(agent, manager, admin_user, no_role_user):
             "survey-opt-out": [invite.token],
             "survey-invite-interaction": [interaction.pk],
             "api-customer-detail": [customer.pk],
+            "api-customer-export": [customer.pk],
+            "api-customer-erase": [customer.pk],
             "api-interaction-detail": [interaction.pk],
             "api-stage-detail": [stage.pk],
             "api-moment-detail": [moment.pk],

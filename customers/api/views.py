@@ -10,12 +10,17 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, viewsets
-from rest_framework.exceptions import MethodNotAllowed, NotFound
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination, PageNumberPagination
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
 
-from customers import services
+from customers import privacy, services
 from customers.access import customers_visible_to, interactions_visible_to
 from customers.api.filters import CustomerFilter, InteractionFilter, StableOrderingFilter
 from customers.api.serializers import (
@@ -66,6 +71,32 @@ class InteractionCursorPagination(CursorPagination):
         return cursor
 
 
+class CanExportData(BasePermission):
+    """The GDPR export holds everything about a customer: managers and admins, as CSV export."""
+
+    def has_permission(self, request, view) -> bool:
+        return request.user.has_perm("customers.export_customers")
+
+
+class CanErase(BasePermission):
+    """Erasing deletes a customer and their interactions: both delete permissions (admins;
+    managers may delete a customer but not interactions)."""
+
+    def has_permission(self, request, view) -> bool:
+        return request.user.has_perms(["customers.delete_customer", "customers.delete_interaction"])
+
+
+class EraseSerializer(serializers.Serializer):
+    confirm = serializers.IntegerField(help_text="The customer's id again, to confirm.")
+
+
+class ErasedSerializer(serializers.Serializer):
+    customer_id = serializers.IntegerField()
+    erased = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Rows deleted, per kind."
+    )
+
+
 @extend_schema_view(
     list=extend_schema(summary="List customers (search, filter, order)"),
     retrieve=extend_schema(summary="Get a customer"),
@@ -97,6 +128,37 @@ class CustomerViewSet(MethodBeforePermissionMixin, viewsets.ModelViewSet):
 
     def perform_destroy(self, instance: Customer) -> None:
         services.delete_customer(customer=instance)
+
+    @extend_schema(
+        summary="Export everything about a customer as JSON (GDPR; managers and admins)",
+        description="The customer, interactions with sentiment, moments (tags, reasons, recall), "
+        "memory, survey invitations and responses, interventions, emails, alerts and tasks. "
+        "The format is described in customers/privacy.py.",
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["get"], permission_classes=[IsAuthenticated, CanExportData])
+    def export(self, request: Request, pk=None) -> Response:
+        return Response(privacy.export_customer(customer=self.get_object()))
+
+    @extend_schema(
+        summary="Erase a customer and all their data (GDPR; admins)",
+        description="Deletes the customer, interactions, moments, survey invitations and "
+        "responses, interventions and the emails sent, in one transaction, and writes an audit "
+        "entry (who, when, the id and counts; no personal data). `confirm` must repeat the "
+        "customer's id.",
+        request=EraseSerializer,
+        responses={200: ErasedSerializer},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, CanErase])
+    def erase(self, request: Request, pk=None) -> Response:
+        customer = self.get_object()
+        confirmation = EraseSerializer(data=request.data)
+        confirmation.is_valid(raise_exception=True)
+        if confirmation.validated_data["confirm"] != customer.pk:
+            raise ValidationError({"confirm": ["Repeat the customer's id to confirm."]})
+        customer_id = customer.pk
+        counts = privacy.erase_customer(customer=customer, actor=request.user)
+        return Response({"customer_id": customer_id, "erased": counts})
 
 
 @extend_schema_view(

@@ -1,0 +1,27 @@
+import json
+
+REDACTED = "***"
+
+
+def redact_secrets(value: str) -> str:
+    """A JSON config as logged, with the value of every key that names a secret hidden.
+
+    Used for Rule.action_config: a webhook rule may carry its signing secret, which the audit log
+    (readable by managers) must not show; the other keys stay readable before/after.
+    """
+    try:
+        data = json.loads(value)
+    except (TypeError, ValueError):
+        return REDACTED
+    return json.dumps(_redact(data), sort_keys=True)
+
+
+def _redact(data):
+    if isinstance(data, dict):
+        return {
+            key: REDACTED if "secret" in str(key).lower() else _redact(item)
+            for key, item in data.items()
+        }
+    if isinstance(data, list):
+        return [_redact(item) for item in data]
+    return data
