@@ -1,19 +1,28 @@
-"""Benchmark: the journey map heatmap on 100k and 1M interactions, ORM against raw SQL.
+"""Benchmark: the journey map heatmap on 100k and 1M interactions, as the dashboard computes it
+(from the daily rollup) against the same aggregate in hand-written SQL over the moments.
 
 Seeds two throw-away databases (PostgreSQL `<name>_bench_dashboard` and `…_dashboard_large` on
 the DATABASE_URL server, else temporary SQLite files): one with 100k interactions, one with 1M
 (20 per customer; one in ten is a moment, most with one or two tags, a few dismissed; every
-customer with moments has its memory row). Then, on each, times the heatmap selector the page
-and the API use (`moments.memory_selectors.journey_heatmap`: stages, tags, and one GROUP BY over
-live moments left-joined to their tags) against the same three statements in hand-written SQL
-through a cursor, interleaved, unfiltered and filtered (last 90 days, negative). The full
-dashboard page (a manager's request) is timed for information.
+customer with moments has its memory row), then builds the journey rollup (timed: the scheduled
+rebuild's cost). On each, for all moments and for the last 90 days' negative ones, it times,
+interleaved in the same run:
+
+* ORM: the heatmap as the page and the API compute it for a manager
+  (`moments.memory_selectors.journey_heatmap`: stages, tags, one GROUP BY over the rollup);
+* raw SQL: the same stage x tag aggregate (count, mean impact, recall-weighted impact) by hand
+  straight over the moments left-joined to their tags, with the same stage and tag lists:
+  what the dashboard would cost without the rollup;
+* for information, raw SQL over the rollup (the ORM's own overhead), and the full dashboard
+  page (a manager's request).
+
+Both sides are checked to give the same cells first.
 
     python bench/dashboard.py            # on DATABASE_URL (PostgreSQL), else SQLite
     python bench/dashboard.py --quick    # tiny sizes, for the smoke test
 
 Ends with `RESULT dashboard ratio=<max ORM/raw ratio> target<=1.2 PASS|FAIL`; FAIL also when
-the heatmap's query count differs between the two sizes.
+the heatmap's or the page's query count differs between the two sizes.
 """
 
 from __future__ import annotations
@@ -181,29 +190,32 @@ def seed(total: int, args, using: str, rng: random.Random) -> dict:
     }
 
 
-# --- The two sides --------------------------------------------------------------------------
+# --- The sides --------------------------------------------------------------------------
 
-RAW_AGGREGATE = """
-SELECT m.stage_id, t.tag_id, COUNT(m.id), AVG(m.impact), SUM(m.impact * m.recall_now)
-FROM moments_moment m LEFT OUTER JOIN moments_momenttagging t ON t.moment_id = m.id
-WHERE NOT m.dismissed {where}
-GROUP BY m.stage_id, t.tag_id
-"""
 RAW_STAGES = (
     'SELECT id, name, slug, "order", is_critical, weight, description '
     'FROM customers_journeystage ORDER BY "order", name'
 )
 RAW_TAGS = (
-    'SELECT t.id, t.name, t.slug, t.polarity, t.weight, t.colour, t.active, t."order", c.name '
-    "FROM moments_momenttag t INNER JOIN moments_tagcategory c ON c.id = t.category_id "
-    'ORDER BY t."order", t.name'
+    'SELECT id, category_id, name, slug, polarity, weight, colour, description, active, "order" '
+    'FROM moments_momenttag ORDER BY "order", name'
 )
+# Straight over the moments: what the rollup saves.
+RAW_MOMENTS = """
+SELECT m.stage_id, t.tag_id, COUNT(m.id), SUM(m.impact), SUM(m.impact * m.recall_now)
+FROM moments_moment m LEFT OUTER JOIN moments_momenttagging t ON t.moment_id = m.id
+WHERE NOT m.dismissed {where}
+GROUP BY m.stage_id, t.tag_id
+"""
+# Over the rollup, as the ORM does: its own overhead.
+RAW_ROLLUP = """
+SELECT stage_id, tag_id, SUM(moment_count), SUM(impact_sum), SUM(remembered_sum)
+FROM moments_journeyrollup WHERE TRUE {where}
+GROUP BY stage_id, tag_id
+"""
 
 
-def raw_heatmap(using: str, flt) -> dict:
-    """The same three statements by hand, into plain dicts."""
-    from django.db import connections
-
+def _moment_conditions(flt) -> tuple[str, list]:
     conditions, params = [], []
     for key, value in flt.moment_filter("m.").items():
         column, _, lookup = key.partition("__")
@@ -212,14 +224,41 @@ def raw_heatmap(using: str, flt) -> dict:
         op = {"gte": ">=", "lt": "<", "": "="}[lookup]
         conditions.append(f"{column} {op} %s")
         params.append(value)
-    where = "".join(f" AND {c}" for c in conditions)
+    return "".join(f" AND {c}" for c in conditions), params
+
+
+def _rollup_conditions(flt) -> tuple[str, list]:
+    conditions, params = [], []
+    if flt.date_from:
+        conditions.append("day >= %s")
+        params.append(flt.date_from)
+    if flt.date_to:
+        conditions.append("day <= %s")
+        params.append(flt.date_to)
+    if flt.polarity:
+        conditions.append("polarity = %s")
+        params.append(flt.polarity)
+    return "".join(f" AND {c}" for c in conditions), params
+
+
+def raw_heatmap(using: str, flt, *, over: str) -> dict:
+    """Stages, tags and the stage x tag cells by hand, into plain tuples; ``over`` the
+    "moments" or the "rollup"."""
+    from django.db import connections
+
+    if over == "moments":
+        where, params = _moment_conditions(flt)
+        aggregate = RAW_MOMENTS.format(where=where)
+    else:
+        where, params = _rollup_conditions(flt)
+        aggregate = RAW_ROLLUP.format(where=where)
     with connections[using].cursor() as cursor:
         cursor.execute(RAW_STAGES)
         stages = cursor.fetchall()
         cursor.execute(RAW_TAGS)
         tags = cursor.fetchall()
-        cursor.execute(RAW_AGGREGATE.format(where=where), params)
-        cells = {(s, t): (n, a, r / n if n else 0.0) for s, t, n, a, r in cursor.fetchall()}
+        cursor.execute(aggregate, params)
+        cells = {(s, t): (n, i / n, r / n) for s, t, n, i, r in cursor.fetchall()}
     return {"stages": stages, "tags": tags, "cells": cells}
 
 
@@ -242,18 +281,22 @@ def main(argv: list[str]) -> int:
     from django.test import Client
     from django.urls import reverse
 
+    from moments import memory_rollup
     from moments import memory_selectors as selectors
+    from moments.models import JourneyRollup
 
     print(f"bench dashboard on {where}")
     rng = random.Random(42)
     sizes = {"default": args.small, "large": args.large}
-    counts = {}
+    counts, rebuilt = {}, {}
     for alias, total in sizes.items():
         _setup.use_database(alias)
         start = time.perf_counter()
         counts[alias] = seed(total, args, alias, rng)
         _setup.analyze(alias)
         print(f"seeded {alias}: {counts[alias]} in {time.perf_counter() - start:.0f} s")
+        rebuilt[alias] = memory_rollup.rebuild()
+        _setup.analyze(alias)
 
     filters = {
         "all moments": selectors.HeatmapFilter(),
@@ -266,19 +309,27 @@ def main(argv: list[str]) -> int:
         _setup.use_database(alias)
         user = get_user_model().objects.create_user(username=f"bench-manager-{alias}")
         user.groups.add(Group.objects.get(name="Manager"))
+        user = get_user_model().objects.get(pk=user.pk)
         client = Client()
         client.force_login(user)
         for label, flt in filters.items():
-            check_same(selectors.journey_heatmap(flt), raw_heatmap(alias, flt))
+            heatmap = selectors.journey_heatmap(flt, user=user)
+            check_same(heatmap, raw_heatmap(alias, flt, over="moments"))
+            check_same(heatmap, raw_heatmap(alias, flt, over="rollup"))
 
-            def orm(flt=flt):
-                return selectors.journey_heatmap(flt)
+            def orm(flt=flt, user=user):
+                return selectors.journey_heatmap(flt, user=user)
 
             def raw(flt=flt, alias=alias):
-                return raw_heatmap(alias, flt)
+                return raw_heatmap(alias, flt, over="moments")
+
+            def raw_rollup(flt=flt, alias=alias):
+                return raw_heatmap(alias, flt, over="rollup")
 
             query_counts[(alias, label)] = _setup.count_queries(orm, alias)[0]
-            t_orm, t_raw = _setup.time_requests([orm, raw], runs=args.runs, warmup=args.warmup)
+            t_orm, t_raw, t_rollup = _setup.time_requests(
+                [orm, raw, raw_rollup], runs=args.runs, warmup=args.warmup
+            )
             ratio = t_orm.median / t_raw.median
             ratios.append(ratio)
             rows.append(
@@ -288,6 +339,8 @@ def main(argv: list[str]) -> int:
                     f"{t_raw.median:.2f} ms",
                     query_counts[(alias, label)],
                     f"{ratio:.2f}",
+                    f"{t_rollup.median:.2f} ms",
+                    f"{t_orm.median / t_rollup.median:.2f}",
                 ]
             )
 
@@ -305,17 +358,33 @@ def main(argv: list[str]) -> int:
                 f"{t_page.median:.2f} ms",
                 "",
                 page_queries,
-                "",
             ]
+            + ["", "", ""]
         )
 
     print()
-    print(_setup.table(["heatmap", "ORM", "raw SQL", "queries", "ORM/raw"], rows))
+    print(
+        _setup.table(
+            [
+                "heatmap",
+                "ORM (rollup)",
+                "raw SQL (moments)",
+                "queries",
+                "ORM/raw",
+                "raw SQL (rollup)",
+                "ORM/raw rollup",
+            ],
+            rows,
+        )
+    )
     for alias in sizes:
-        c = counts[alias]
+        c, r = counts[alias], rebuilt[alias]
+        _setup.use_database(alias)
         print(
             f"{alias}: {c['customers']:,} customers, {c['interactions']:,} interactions, "
-            f"{c['moments']:,} moments, {c['taggings']:,} taggings"
+            f"{c['moments']:,} moments, {c['taggings']:,} taggings; rollup "
+            f"{JourneyRollup.objects.count():,} rows, rebuilt in {r.seconds:.2f} s "
+            f"({r.months} months)"
         )
     flat = all(
         query_counts[("default", key)] == query_counts[("large", key)] for key in [*filters, "page"]

@@ -38,7 +38,7 @@ DAILY = "schedule.daily"
 EVENTS = {
     INTERACTION_LOGGED: "Interaction logged",
     INTERACTION_SCORED: "Interaction scored (sentiment known)",
-    MOMENT_CREATED: "Memory moment created",
+    MOMENT_CREATED: "Memory moment created (or tagged later by an agent)",
     SURVEY_ANSWERED: "Survey answered",
     MEMORY_AT_RISK: "Customer memory at risk (daily check)",
     STAGE_REACHED: "Journey stage reached (first interaction in a new stage)",
@@ -111,6 +111,9 @@ def _stage(f: Facts):
 def _sentiment(attr: str) -> Callable[[Facts], Any]:
     def get(f: Facts):
         source = f.response if f.response is not None else f.interaction
+        if source is None and f.moment is not None:
+            # A survey answer's moment has no interaction: the answer's own sentiment.
+            source = getattr(f.moment, "source_response", None)
         if source is None:
             return None
         value = getattr(source, f"sentiment_{attr}")

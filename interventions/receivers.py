@@ -3,12 +3,15 @@ fires the event through the engine (an event is a name, a subject and a payload)
 
 from __future__ import annotations
 
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from customers.signals import interactions_logged
 from interventions import conditions as cond
 from interventions import engine, tasks
-from moments.signals import interactions_scored, moments_created
+from interventions.models import Rule
+from moments.signals import interactions_scored, moment_tagged, moments_created
 from surveys.signals import survey_answered
 
 
@@ -30,7 +33,24 @@ def on_moments_created(sender, moment_ids: list[int], **kwargs) -> None:
         tasks.enqueue_fire(cond.MOMENT_CREATED, "moments.Moment", list(moment_ids))
 
 
+@receiver(moment_tagged, dispatch_uid="interventions.moment_tagged")
+def on_moment_tagged(sender, moment_id: int, tags: list[str], **kwargs) -> None:
+    # moment.created rules read the moment's tags as they are when they run, so an agent's
+    # later tag counts as if the moment had been created with it. Still at most once: one
+    # intervention per rule and moment (and episode).
+    if engine.has_rules(cond.MOMENT_CREATED):
+        tasks.enqueue_fire(cond.MOMENT_CREATED, "moments.Moment", [moment_id])
+
+
 @receiver(survey_answered, dispatch_uid="interventions.survey_answered")
 def on_survey_answered(sender, response_id: int, **kwargs) -> None:
     if engine.has_rules(cond.SURVEY_ANSWERED):
         tasks.enqueue_fire(cond.SURVEY_ANSWERED, "surveys.Response", [response_id])
+
+
+@receiver(post_save, sender=Rule, dispatch_uid="interventions.rule_saved")
+@receiver(post_delete, sender=Rule, dispatch_uid="interventions.rule_deleted")
+def on_rule_changed(sender, **kwargs) -> None:
+    # Now, and again after commit: a request in between may have cached the old answer.
+    engine.forget_rules()
+    transaction.on_commit(engine.forget_rules)

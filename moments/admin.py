@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from moments import services, tasks
+from moments import memory_rollup, services, tasks
 from moments.models import SentimentCorrection, SentimentModel
 
 
@@ -84,6 +84,15 @@ class TagCategoryAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
+def _set_active(queryset: QuerySet, *, active: bool) -> int:
+    # One save() per tag, not queryset.update(): the audit log sees each change.
+    tags = list(queryset)
+    for tag in tags:
+        tag.active = active
+        tag.save(update_fields=["active"])
+    return len(tags)
+
+
 @admin.register(memory_models.MomentTag)
 class MomentTagAdmin(admin.ModelAdmin):
     """Add, rename, reweight and retire tags. Retire (active off) rather than delete: retired
@@ -98,12 +107,12 @@ class MomentTagAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retire the selected tags (they stay on old moments)")
     def retire(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = queryset.update(active=False)
+        count = _set_active(queryset, active=False)
         self.message_user(request, f"{count} tag(s) retired.", messages.SUCCESS)
 
     @admin.action(description="Reactivate the selected tags")
     def reactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = queryset.update(active=True)
+        count = _set_active(queryset, active=True)
         self.message_user(request, f"{count} tag(s) reactivated.", messages.SUCCESS)
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
@@ -133,6 +142,7 @@ class MomentAdmin(admin.ModelAdmin):
     list_display = [
         "occurred_at",
         "customer",
+        "source",
         "stage",
         "polarity",
         "impact",
@@ -140,13 +150,24 @@ class MomentAdmin(admin.ModelAdmin):
         "detected_by",
         "dismissed",
     ]
-    list_filter = ["polarity", "dismissed", "stage", "tags"]
-    search_fields = ["customer__name", "detected_by", "interaction__subject", "dismissed_reason"]
+    list_filter = ["source", "polarity", "dismissed", "stage", "tags"]
+    search_fields = [
+        "customer__name",
+        "detected_by",
+        "interaction__subject",
+        "source_text",
+        "dismissed_reason",
+    ]
     date_hierarchy = "occurred_at"
     raw_id_fields = ["customer", "interaction", "created_by", "dismissed_by"]
     list_select_related = ["customer", "stage"]
     inlines = [MomentTaggingInline]
     readonly_fields = [
+        # Where it comes from: set by detection (a survey moment copies its answer).
+        "source",
+        "source_text",
+        "source_score",
+        "source_confidence",
         "intensity",
         "impact",
         "stability_days",
@@ -159,6 +180,15 @@ class MomentAdmin(admin.ModelAdmin):
         "computed_at",
         "created_at",
     ]
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        """An edit here (tags, stage, date, dismissal) bypasses the services: recompute the
+        journey rollup days of the moment's customer, and of where it was before."""
+        super().save_related(request, form, formsets, change)
+        before = form.initial if change else {}
+        customers = {form.instance.customer_id, before.get("customer")} - {None}
+        days = [memory_rollup.local_day(before["occurred_at"])] if before.get("occurred_at") else []
+        memory_rollup.refresh_customers(customers, also=days)
 
 
 @admin.register(memory_models.CustomerMemory)

@@ -1,7 +1,8 @@
 """Moment detection rules: which of the four reasons make an interaction a moment.
 
-Pure functions over numbers and text; the service (moments.memory_services.detect_moments)
-loads the interaction, the customer's baseline and the tag rules, and stores what this returns.
+Pure functions over numbers and text; the services (moments.memory_services.detect_moments
+for interactions, detect_answer_moments for survey answers) load the text, its score, the
+customer's baseline and the tag rules, and store what this returns.
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from moments.models import TagRule
 
 PEAK, SWING, CRITICAL_STAGE, TAG_RULE, AGENT = (
     "peak",
@@ -54,6 +59,19 @@ def matching_phrase(text: str, phrases: Iterable[str]) -> str | None:
         if phrase.strip() and _pattern(phrase.strip()).search(text):
             return phrase.strip()
     return None
+
+
+def matched_rules(
+    text: str, rules: Iterable[TagRule], *, stage_id: int | None
+) -> list[tuple[TagRule, str]]:
+    """The tag rules that match a text, each with the phrase it matched: rules for any stage,
+    and those for ``stage_id`` (the stage of what the text belongs to; None: no stage, so only
+    the any-stage rules). Any text: an interaction's, a survey answer's."""
+    return [
+        (rule, phrase)
+        for rule in rules
+        if rule.stage_id in (None, stage_id) and (phrase := matching_phrase(text, rule.phrase_list))
+    ]
 
 
 def baseline(previous_scores: Sequence[float], *, minimum: int) -> float | None:

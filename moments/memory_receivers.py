@@ -1,14 +1,15 @@
-"""Reactions to the sentiment pipeline. Thin: hand the ids to a task (never detect inside the
-request or the scoring transaction)."""
+"""Reactions to the sentiment pipeline (thin: hand the ids to a task, never detect inside the
+request or the scoring transaction), and to deleted moments (their journey rollup days)."""
 
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from moments import memory_rollup
 from moments.memory_tasks import enqueue_detection
-from moments.models import SentimentCorrection
+from moments.models import Moment, SentimentCorrection
 from moments.signals import interactions_scored
 
 
@@ -24,3 +25,11 @@ def detect_after_correction(sender, instance: SentimentCorrection, **kwargs) -> 
     # so recompute the moment's polarity and impact) once it is committed.
     interaction_id = instance.interaction_id
     transaction.on_commit(lambda: enqueue_detection([interaction_id]))
+
+
+@receiver(post_delete, sender=Moment, dispatch_uid="moments.rollup_after_moment_deleted")
+def rollup_after_moment_deleted(sender, instance: Moment, using: str, **kwargs) -> None:
+    # Moments go without a service when their customer, interaction or survey answer is deleted
+    # (a cascade, maybe of thousands): recompute their days once, after the deletion commits.
+    day = memory_rollup.local_day(instance.occurred_at)
+    memory_rollup.refresh_days_on_commit([day], using=using)

@@ -1,5 +1,6 @@
 """Reads of memory moments that depend on who asks or span models: a customer's memory
-summary, the journey heatmap (aggregates, a constant number of queries) and memory at risk."""
+summary, the journey heatmap (from the daily rollup, a constant number of queries) and memory
+at risk."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Avg, Count, F, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import Abs
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from customers.access import customers_visible_to
 from customers.models import Customer, JourneyStage
-from moments import scoring
+from moments import memory_rollup, scoring
 from moments.models import CustomerMemory, Moment, MomentTag, MomentTagging, TagCategory
 
 User = AbstractBaseUser | AnonymousUser
@@ -33,6 +34,13 @@ def moments_visible_to(user: User) -> QuerySet[Moment]:
 def get_moment_for_user(user: User, pk: int) -> Moment:
     """The moment, or 404 when it does not exist or its customer is not visible to the user."""
     return get_object_or_404(moments_visible_to(user).select_related("customer"), pk=pk)
+
+
+def sees_every_customer(user: User) -> bool:
+    """Whether customers_visible_to(user) is every customer (then aggregates over all of them,
+    like the journey rollup, may be shown to the user as they are)."""
+    visible = customers_visible_to(user)
+    return not (visible.query.has_filters() or visible.query.is_empty())
 
 
 def moments_for_list(queryset: QuerySet[Moment]) -> QuerySet[Moment]:
@@ -135,6 +143,8 @@ def moments_by_interaction(interaction_ids: list[int]) -> dict[int, Moment]:
 
 @dataclass(frozen=True)
 class HeatmapFilter:
+    """Whole days in TIME_ZONE (the journey rollup's unit), both ends included."""
+
     date_from: date | None = None
     date_to: date | None = None
     polarity: str = ""  # "", positive, negative, neutral
@@ -142,7 +152,7 @@ class HeatmapFilter:
     def moment_filter(self, prefix: str = "") -> dict:
         """Filter kwargs on Moment (or, with prefix "moment__", on MomentTagging)."""
         filters: dict = {f"{prefix}dismissed": False}
-        tz = timezone.get_current_timezone()
+        tz = timezone.get_default_timezone()  # the rollup's days
         if self.date_from:
             start = datetime.combine(self.date_from, time.min, tzinfo=tz)
             filters[f"{prefix}occurred_at__gte"] = start
@@ -203,37 +213,52 @@ class Heatmap:
         }
 
 
-def heatmap_aggregates(flt: HeatmapFilter) -> list[dict]:
-    """The stage x tag aggregate in one GROUP BY over live moments left-joined to their tags:
-    a moment with two tags counts in both cells, an untagged one in the (stage, None) cell.
-    This is what bench/dashboard.py measures against the same statement in raw SQL."""
+def heatmap_aggregates(flt: HeatmapFilter, *, user: User) -> list[dict]:
+    """The stage x tag cells the user may see: ``stage_id``, ``tag_id`` (None: untagged),
+    ``count``, ``total_impact`` and ``total_remembered`` (sum of impact x recall now). A moment
+    with two tags counts in both cells.
+
+    Who sees every customer (managers; everyone with the default visibility) reads the daily
+    rollup: one GROUP BY over a few rows per day, whatever the number of moments. Who sees only
+    some customers (agents with owned visibility) gets the same aggregate computed live over
+    their customers' moments: the rollup sums every customer, and keying it by owner too would
+    go stale whenever a customer changes hands (edits, imports), which no moment write sees;
+    one agent's customers are few and reached through indexes (customer owner, then moments by
+    customer). Nobody visible: no cells.
+    """
+    visible = customers_visible_to(user)
+    if visible.query.is_empty():
+        return []
+    if not visible.query.has_filters():
+        return list(
+            memory_rollup.aggregates(
+                date_from=flt.date_from, date_to=flt.date_to, polarity=flt.polarity
+            )
+        )
     return list(
-        Moment.objects.filter(**flt.moment_filter())
-        .values("stage_id", "taggings__tag_id")
+        Moment.objects.filter(customer__in=visible, **flt.moment_filter())
+        .values("stage_id", tag_id=F("taggings__tag_id"))
         .annotate(
             count=Count("id"),
-            mean_impact=Avg("impact"),
-            remembered=Sum(F("impact") * F("recall_now")),
+            total_impact=Sum("impact"),
+            total_remembered=Sum(F("impact") * F("recall_now")),
         )
         .order_by()
     )
 
 
-def journey_heatmap(flt: HeatmapFilter) -> Heatmap:
-    """Stage x tag: count, mean impact and recall-weighted impact. Three queries whatever the
-    data size (stages, tags, the aggregate). Moments without a stage are left out (the map is
-    by stage). Retired tags appear only where they have moments."""
+def journey_heatmap(flt: HeatmapFilter, *, user: User) -> Heatmap:
+    """Stage x tag: count, mean impact and recall-weighted impact, over the customers the user
+    may see. Three queries whatever the data size (stages, tags, the aggregate). Moments without
+    a stage are left out of the rows (the map is by stage). Retired tags appear only where they
+    have moments."""
     stages = list(JourneyStage.objects.all())
     cells: dict[tuple[int | None, int | None], Cell] = {}
-    for row in heatmap_aggregates(flt):
-        key = (row["stage_id"], row["taggings__tag_id"])
+    for row in heatmap_aggregates(flt, user=user):
+        key = (row["stage_id"], row["tag_id"])
         cells[key] = _cell(key, row)
     used = {tag_id for (_, tag_id) in cells if tag_id is not None}
-    tags = [
-        t
-        for t in MomentTag.objects.select_related("category").order_by("order", "name")
-        if t.active or t.pk in used
-    ]
+    tags = [t for t in MomentTag.objects.order_by("order", "name") if t.active or t.pk in used]
     return Heatmap(stages=stages, tags=tags, cells=cells, filter=flt)
 
 
@@ -243,8 +268,8 @@ def _cell(key: tuple[int | None, int | None], row: dict) -> Cell:
         stage_id=key[0],
         tag_id=key[1],
         count=count,
-        mean_impact=row["mean_impact"] or 0.0,
-        remembered_impact=(row["remembered"] or 0.0) / count if count else 0.0,
+        mean_impact=(row["total_impact"] or 0.0) / count if count else 0.0,
+        remembered_impact=(row["total_remembered"] or 0.0) / count if count else 0.0,
     )
 
 
@@ -266,11 +291,10 @@ def memory_at_risk(user: User, *, limit: int = 25) -> list[CustomerMemory]:
     """Customers whose memory balance is negative and falling, worst first (reads the stored
     balance rows through a partial index, never the moments)."""
     memories = CustomerMemory.objects.filter(at_risk=True)
-    visible = customers_visible_to(user)
-    if visible.query.has_filters() or visible.query.is_empty():
+    if not sees_every_customer(user):
         # Only when the user sees some customers: for everyone else (managers) the semi-join
         # with every customer would cost a scan of the customer table for nothing.
-        memories = memories.filter(customer__in=visible)
+        memories = memories.filter(customer__in=customers_visible_to(user))
     return list(memories.select_related("customer").order_by("balance", "customer_id")[:limit])
 
 

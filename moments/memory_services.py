@@ -1,12 +1,14 @@
 """Every write of memory moments: detection, promotion, tags, dismissal, and the recomputed
-impact / recall / balance (moments/scoring.py) that follow each of them."""
+impact / recall / balance (moments/scoring.py) and journey rollup days (moments/memory_rollup.py)
+that follow each of them."""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -14,8 +16,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from customers.models import Interaction
-from moments import detection, scoring, signals
+from customers.models import Interaction, JourneyStage
+from moments import detection, memory_rollup, scoring, signals
 from moments.models import (
     CustomerMemory,
     Moment,
@@ -31,6 +33,16 @@ def _announce(moment_ids: list[int]) -> None:
     if moment_ids:
         transaction.on_commit(
             lambda: signals.moments_created.send(sender=Moment, moment_ids=moment_ids)
+        )
+
+
+def _announce_tagged(moment: Moment, tags: Iterable[MomentTag]) -> None:
+    """After commit, say which tags an agent just added to this (live) moment."""
+    slugs = sorted(t.slug for t in tags)
+    if slugs and not moment.dismissed:
+        moment_id = moment.pk
+        transaction.on_commit(
+            lambda: signals.moment_tagged.send(sender=Moment, moment_id=moment_id, tags=slugs)
         )
 
 
@@ -76,9 +88,7 @@ def detect_moments(*, interaction_ids: Iterable[int]) -> list[Moment]:
     dismissed stays dismissed. Returns the moments created or updated.
     """
     thresholds = detection.Thresholds.from_settings()
-    rules = list(
-        TagRule.objects.filter(active=True, tag__active=True).select_related("tag").order_by("pk")
-    )
+    rules = active_tag_rules()
     interactions = list(
         Interaction.objects.filter(pk__in=list(interaction_ids), scored_at__isnull=False)
         .select_related("stage")
@@ -95,12 +105,7 @@ def detect_moments(*, interaction_ids: Iterable[int]) -> list[Moment]:
         if moment is not None and moment.dismissed:
             continue  # the agent's decision stands
         text = interaction.text
-        matched = [
-            (rule, phrase)
-            for rule in rules
-            if rule.stage_id in (None, interaction.stage_id)
-            and (phrase := detection.matching_phrase(text, rule.phrase_list))
-        ]
+        matched = detection.matched_rules(text, rules, stage_id=interaction.stage_id)
         found = detection.reasons(
             score=interaction.sentiment_score,
             confidence=interaction.sentiment_confidence,
@@ -122,22 +127,36 @@ def detect_moments(*, interaction_ids: Iterable[int]) -> list[Moment]:
             is_new = True
         else:
             is_new = False
-        moment.reasons = _merge_reasons(moment.reasons, found)
-        if is_new or not moment.created_by_id:
-            moment.detected_by = _detected_by(moment.reasons)
-        moment.full_clean()
-        moment.save()
-        for rule, _ in matched:
-            MomentTagging.objects.get_or_create(
-                moment=moment, tag=rule.tag, defaults={"source": rule.name[:150]}
-            )
+        _save_detected(moment, found=found, matched=matched, is_new=is_new)
         touched.append(moment)
         if is_new:
             created.append(moment.pk)
-    for customer_id in sorted({m.customer_id for m in touched}):
-        refresh_customer_memory(customer_id=customer_id)
-    _announce(created)
+    _after_detection(touched=touched, created=created)
     return touched
+
+
+def _save_detected(moment: Moment, *, found: list[dict], matched: list, is_new: bool) -> None:
+    """Store a detected moment: its reasons grow, its detector is named unless an agent made
+    it, and the matched tag rules' tags are added (never twice)."""
+    moment.reasons = _merge_reasons(moment.reasons, found)
+    if is_new or not moment.created_by_id:
+        moment.detected_by = _detected_by(moment.reasons)
+    moment.full_clean()
+    moment.save()
+    for rule, _ in matched:
+        MomentTagging.objects.get_or_create(
+            moment=moment, tag=rule.tag, defaults={"source": rule.name[:150]}
+        )
+
+
+def _after_detection(*, touched: list[Moment], created: list[int]) -> None:
+    """Refresh the recall and balance of each customer concerned, then their rollup days all
+    at once (one recomputation, its locks taken in order), and announce the new moments."""
+    customer_ids = sorted({m.customer_id for m in touched})
+    for customer_id in customer_ids:
+        refresh_customer_memory(customer_id=customer_id, rollup=False)
+    memory_rollup.refresh_customers(customer_ids)
+    _announce(created)
 
 
 def _detected_by(reasons: list[dict]) -> str:
@@ -148,6 +167,98 @@ def _detected_by(reasons: list[dict]) -> str:
         elif r["reason"] != detection.AGENT:
             names.append(r["reason"])
     return ", ".join(dict.fromkeys(names))[:150] or "detection"
+
+
+def active_tag_rules() -> list[TagRule]:
+    """The tag rules detection applies (active rules of active tags), with their tags; match
+    them against any text with ``detection.matched_rules``."""
+    return list(
+        TagRule.objects.filter(active=True, tag__active=True).select_related("tag").order_by("pk")
+    )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A scored survey answer, as moment detection needs it: plain values, which the surveys
+    app builds from its Response rows (moments knows nothing of surveys)."""
+
+    customer_id: int
+    text: str
+    score: float | None
+    confidence: float | None
+    answered_at: datetime
+    stage: JourneyStage | None  # the surveyed interaction's stage, if there is one
+    moment_id: int | None = None  # the moment this answer already is (an earlier detection)
+
+
+@transaction.atomic
+def detect_answer_moments(*, answers: Sequence[Answer]) -> list[Moment | None]:
+    """Make moments (source: survey) of the survey answers that are emotionally charged and
+    name no moment: the caller passes only answers whose customer picked none.
+
+    The rules are the interactions' (moments/detection.py) minus the swing: a sentiment peak;
+    a critical stage (the surveyed interaction's) with a non-neutral answer; a tag rule matching
+    the answer's text (any-stage rules, and the stage's own). The moment happens when the
+    customer answered, sits in the surveyed interaction's stage, keeps the answer's text and
+    sentiment (``source_text``, ``source_score``, ``source_confidence``), carries the matched
+    rules' tags, and gets impact, recall and the customer's balance like any other moment.
+
+    Idempotent, like ``detect_moments``, given the moment each answer already is
+    (``Answer.moment_id``): a rescore updates that moment's sentiment and reasons and never
+    makes a second one; a dismissed one stays as the agent left it. The caller keeps the link
+    (one moment per answer) and must hold a lock on its answers so that two runs cannot both
+    see no moment.
+
+    Returns, for each answer in order, its moment (created, updated, or the existing one) or
+    None when the answer is not a moment.
+    """
+    thresholds = detection.Thresholds.from_settings()
+    rules = active_tag_rules()
+    existing = Moment.objects.select_for_update().in_bulk(
+        sorted({a.moment_id for a in answers if a.moment_id is not None})
+    )
+    results: list[Moment | None] = []
+    touched: list[Moment] = []
+    created: list[int] = []
+    for answer in answers:
+        moment = existing.get(answer.moment_id)
+        results.append(moment)
+        if moment is not None and moment.dismissed:
+            continue  # the agent's decision stands
+        matched = detection.matched_rules(
+            answer.text, rules, stage_id=answer.stage.pk if answer.stage else None
+        )
+        found = detection.reasons(
+            score=answer.score,
+            confidence=answer.confidence,
+            stage_name=answer.stage.name if answer.stage else None,
+            stage_is_critical=bool(answer.stage and answer.stage.is_critical),
+            previous_scores=[],  # no swing: the baseline is of interactions, not answers
+            matched_rules=[(rule.name, phrase) for rule, phrase in matched],
+            thresholds=thresholds,
+        )
+        is_new = moment is None
+        if is_new and not found:
+            continue
+        if is_new:
+            moment = Moment(
+                customer_id=answer.customer_id,
+                source=Moment.Source.SURVEY,
+                stage=answer.stage,
+                occurred_at=answer.answered_at,
+            )
+            results[-1] = moment
+        # A rescore may change the sentiment (an existing moment's scores follow it, as an
+        # interaction moment's follow its interaction); the reasons only grow.
+        moment.source_text = answer.text
+        moment.source_score = answer.score
+        moment.source_confidence = answer.confidence
+        _save_detected(moment, found=found, matched=matched, is_new=is_new)
+        touched.append(moment)
+        if is_new:
+            created.append(moment.pk)
+    _after_detection(touched=touched, created=created)
+    return results
 
 
 # --- Agent actions --------------------------------------------------------------------------
@@ -196,26 +307,34 @@ def promote_interaction(
     moment.dismissed_at = None
     moment.full_clean()
     moment.save()
-    for tag in tags:
-        MomentTagging.objects.get_or_create(
+    added = [
+        tag
+        for tag in tags
+        if MomentTagging.objects.get_or_create(
             moment=moment, tag=tag, defaults={"added_by": user, "source": "agent"}
-        )
+        )[1]
+    ]
     refresh_customer_memory(customer_id=moment.customer_id)
     if is_new:
         _announce([moment.pk])
+    else:
+        _announce_tagged(moment, added)
     moment.refresh_from_db()
     return moment
 
 
 @transaction.atomic
 def add_tag(*, moment: Moment, tag: MomentTag, user: AbstractBaseUser | None) -> Moment:
-    """Put an (active) tag on a moment; adding one it already has changes nothing."""
+    """Put an (active) tag on a moment; adding one it already has changes nothing. A new tag
+    is announced (``signals.moment_tagged``) once the transaction commits."""
     _tags_usable([tag])
-    MomentTagging.objects.get_or_create(
+    _, created = MomentTagging.objects.get_or_create(
         moment=moment, tag=tag, defaults={"added_by": user, "source": "agent"}
     )
     refresh_customer_memory(customer_id=moment.customer_id)
     moment.refresh_from_db()
+    if created:
+        _announce_tagged(moment, [tag])
     return moment
 
 
@@ -231,16 +350,16 @@ def remove_tag(*, moment: Moment, tag: MomentTag, user: AbstractBaseUser | None)
 @transaction.atomic
 def set_tags(*, moment: Moment, tags: Iterable[MomentTag], user: AbstractBaseUser | None) -> Moment:
     """Make the moment's tags exactly ``tags``. Retired tags it already has may stay; new ones
-    must be active."""
+    must be active. The tags added are announced (``signals.moment_tagged``) on commit."""
     wanted = {t.pk: t for t in tags}
     current = set(MomentTagging.objects.filter(moment=moment).values_list("tag_id", flat=True))
-    _tags_usable(t for pk, t in wanted.items() if pk not in current)
+    added = _tags_usable(t for pk, t in wanted.items() if pk not in current)
     MomentTagging.objects.filter(moment=moment).exclude(tag_id__in=list(wanted)).delete()
-    for pk, tag in wanted.items():
-        if pk not in current:
-            MomentTagging.objects.create(moment=moment, tag=tag, added_by=user, source="agent")
+    for tag in added:
+        MomentTagging.objects.create(moment=moment, tag=tag, added_by=user, source="agent")
     refresh_customer_memory(customer_id=moment.customer_id)
     moment.refresh_from_db()
+    _announce_tagged(moment, added)
     return moment
 
 
@@ -260,13 +379,63 @@ def dismiss_moment(*, moment: Moment, user: AbstractBaseUser | None, reason: str
     return moment
 
 
+# --- Recalled by the customer ----------------------------------------------------------------
+
+
+def recall_times(moment: Moment) -> list[datetime]:
+    """When the customer recalled the moment (``Moment.recalled_at``), oldest first."""
+    return sorted(datetime.fromisoformat(t) for t in moment.recalled_at)
+
+
+@transaction.atomic
+def note_recalled(*, recalls: Iterable[tuple[int, datetime]]) -> list[int]:
+    """The customer recalled these moments unprompted: ``(moment id, when)`` pairs, e.g. the
+    moments a survey answer picked as what stood out, at the time of the answer. That is the
+    strongest evidence a moment is remembered, so each recall is a refresh of the moment at
+    that time, like a later moment on the same tag (docs/memory-model.md, "Recalled by the
+    customer"). The recall forecasts and memory balance of the customers concerned and their
+    journey rollup days are recomputed.
+
+    Idempotent per recall: a moment already recalled at that very time is left as it is, so a
+    caller that keys the time by its source (an answer's time) can process that source again
+    and refresh once. Moments locked in id order, so concurrent calls wait for each other.
+    Unknown moments and recalls not after the moment are ignored; a dismissed moment keeps the
+    recall (it counts again if an agent restores the moment). Returns the ids of the moments
+    that gained a recall.
+    """
+    wanted: dict[int, set[datetime]] = defaultdict(set)
+    for moment_id, at in recalls:
+        wanted[moment_id].add(at)
+    moments = Moment.objects.select_for_update().filter(pk__in=list(wanted)).order_by("pk")
+    changed: list[Moment] = []
+    for moment in moments:
+        known = set(recall_times(moment))
+        new = {at for at in wanted[moment.pk] if at > moment.occurred_at} - known
+        if new:
+            moment.recalled_at = [t.astimezone(UTC).isoformat() for t in sorted(known | new)]
+            changed.append(moment)
+    if not changed:
+        return []
+    Moment.objects.bulk_update(changed, ["recalled_at"])
+    customer_ids = sorted({m.customer_id for m in changed})
+    for customer_id in customer_ids:
+        refresh_customer_memory(customer_id=customer_id, rollup=False)
+    memory_rollup.refresh_customers(customer_ids)  # as detect_moments: all days at once
+    return [m.pk for m in changed]
+
+
 # --- Scores: impact, recall, balance -----------------------------------------------------
 
 
 @transaction.atomic
-def refresh_customer_memory(*, customer_id: int, now: datetime | None = None) -> CustomerMemory:
+def refresh_customer_memory(
+    *, customer_id: int, now: datetime | None = None, rollup: bool = True
+) -> CustomerMemory:
     """Recompute, for one customer, every live moment's polarity, intensity, impact and recall
-    forecast (refreshes = later moments sharing a tag), then the memory balance and trend.
+    forecast (refreshes = later moments sharing a tag, and the times the customer recalled the
+    moment: ``note_recalled``), then the memory balance and trend, and
+    (unless ``rollup`` is False: the caller does it) the journey rollup of every day the
+    customer has a moment on, since all their moments' figures were just rewritten.
 
     Called by every write above and by the scheduled refresh (memory fades as days pass).
     Reads the current tag weights and stage weights, so reweighting by an admin takes effect at
@@ -288,8 +457,10 @@ def refresh_customer_memory(*, customer_id: int, now: datetime | None = None) ->
     remembered: list[scoring.Remembered] = []
     for i, m in enumerate(moments):
         tags = tags_of[m.pk]
-        score = m.interaction.sentiment_score if m.interaction else None
-        confidence = m.interaction.sentiment_confidence if m.interaction else None
+        if m.interaction is not None:
+            score, confidence = m.interaction.sentiment_score, m.interaction.sentiment_confidence
+        else:  # a survey answer's moment keeps the answer's sentiment (none: made by hand)
+            score, confidence = m.source_score, m.source_confidence
         m.polarity = scoring.polarity(
             score,
             neutral_band=settings.MEMORY_NEUTRAL_BAND,
@@ -309,12 +480,15 @@ def refresh_customer_memory(*, customer_id: int, now: datetime | None = None) ->
             params=params,
         )
         tag_ids = {t.pk for t in tags}
-        refreshes = tuple(
-            later.occurred_at
-            for later in moments[i + 1 :]
-            if later.occurred_at > m.occurred_at
-            and later.occurred_at <= now
-            and tag_ids & {t.pk for t in tags_of[later.pk]}
+        refreshes = scoring.refresh_times(
+            occurred_at=m.occurred_at,
+            now=now,
+            mentioned_at=[
+                later.occurred_at
+                for later in moments[i + 1 :]
+                if tag_ids & {t.pk for t in tags_of[later.pk]}
+            ],
+            recalled_at=recall_times(m),
         )
         f = scoring.forecast(
             occurred_at=m.occurred_at,
@@ -367,12 +541,16 @@ def refresh_customer_memory(*, customer_id: int, now: datetime | None = None) ->
             "computed_at": now,
         },
     )
+    if rollup:
+        memory_rollup.refresh_customers([customer_id])
     return memory
 
 
 def refresh_all_memory(*, chunk: int = 500) -> int:
     """The scheduled refresh: recompute every customer with moments, one transaction each
-    (keyset over customer id, so it never holds a long lock). Returns how many."""
+    (keyset over customer id, so it never holds a long lock), then rebuild the journey rollup
+    once: every moment's recall changed, and recomputing each customer's days as it goes would
+    recompute every day once per customer. Returns how many customers."""
     done = 0
     last = 0
     while True:
@@ -383,8 +561,10 @@ def refresh_all_memory(*, chunk: int = 500) -> int:
             .distinct()[:chunk]
         )
         if not ids:
-            return done
+            break
         for customer_id in ids:
-            refresh_customer_memory(customer_id=customer_id)
+            refresh_customer_memory(customer_id=customer_id, rollup=False)
         done += len(ids)
         last = ids[-1]
+    memory_rollup.rebuild()
+    return done

@@ -21,7 +21,8 @@ def detect_moments(interaction_ids: list[int]) -> dict:
 
 
 def refresh_all_memory() -> dict:
-    """Scheduled: recall fades with time, so balances and "at risk" are recomputed daily."""
+    """Scheduled: recall fades with time, so balances, "at risk" and the journey rollup are
+    recomputed daily."""
     return {"customers": memory_services.refresh_all_memory()}
 
 

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from customers.access import get_customer_for_user, interactions_visible_to
 from customers.models import Interaction, JourneyStage
@@ -54,6 +55,17 @@ def _done(request: HttpRequest, interaction: Interaction, **kwargs) -> HttpRespo
     return redirect(f"{interaction.customer.get_absolute_url()}#interaction-{interaction.pk}")
 
 
+def _done_for_moment(request: HttpRequest, moment: Moment, **kwargs) -> HttpResponse:
+    """``_done`` after an action on a moment. A survey answer's moment has no interaction, so
+    no marker on the timeline: back to the customer's page (its memory panel)."""
+    if moment.interaction_id is not None:
+        return _done(request, moment.interaction, **kwargs)
+    for error in kwargs.get("errors") or []:
+        messages.error(request, error)
+    url = f"{moment.customer.get_absolute_url()}#memory-panel"
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
 def _messages(error: ValidationError) -> list[str]:
     return list(error.messages)
 
@@ -89,9 +101,9 @@ def add_tag(request: HttpRequest, pk: int) -> HttpResponse:
     form = TagForm(request.POST)
     if not form.is_valid():
         errors = [e for es in form.errors.values() for e in es]
-        return _done(request, moment.interaction, errors=errors)
+        return _done_for_moment(request, moment, errors=errors)
     services.add_tag(moment=moment, tag=form.cleaned_data["tag"], user=request.user)
-    return _done(request, moment.interaction)
+    return _done_for_moment(request, moment)
 
 
 @require_POST
@@ -101,7 +113,7 @@ def remove_tag(request: HttpRequest, pk: int, tag_pk: int) -> HttpResponse:
     moment = _moment_for_user(request, pk)
     tag = get_object_or_404(MomentTag, pk=tag_pk, taggings__moment=moment)
     services.remove_tag(moment=moment, tag=tag, user=request.user)
-    return _done(request, moment.interaction)
+    return _done_for_moment(request, moment)
 
 
 @require_http_methods(["GET", "POST"])
@@ -115,8 +127,8 @@ def dismiss(request: HttpRequest, pk: int) -> HttpResponse:
         services.dismiss_moment(
             moment=moment, user=request.user, reason=form.cleaned_data["reason"]
         )
-        return _done(request, moment.interaction)
-    if request.htmx:
+        return _done_for_moment(request, moment)
+    if request.htmx and moment.interaction_id is not None:
         return _marker(request, moment.interaction, dismissing=form)
     return render(request, "moments/moment_dismiss.html", {"moment": moment, "form": form})
 
@@ -154,7 +166,7 @@ def journey_map(request: HttpRequest) -> HttpResponse:
     form, flt = _filter(request)
     context = {
         "form": form,
-        "heatmap": selectors.journey_heatmap(flt),
+        "heatmap": selectors.journey_heatmap(flt, user=request.user),
         "query": request.GET.urlencode(),
     }
     if request.htmx:

@@ -3,7 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from customers.models import Interaction
@@ -229,9 +230,10 @@ class MomentQuerySet(models.QuerySet):
 
 
 class Moment(models.Model):
-    """An interaction the customer is likely to remember: why (``reasons``), how it feels
-    (polarity, intensity), how much it weighs (impact) and how long it will be remembered
-    (the recall forecast, recomputed as time passes and when a later moment refreshes it)."""
+    """An interaction (or a survey answer) the customer is likely to remember: why
+    (``reasons``), how it feels (polarity, intensity), how much it weighs (impact) and how long
+    it will be remembered (the recall forecast, recomputed as time passes and when a later
+    moment or the customer's recall in a survey answer refreshes it)."""
 
     class Reason(models.TextChoices):
         PEAK = "peak", "Sentiment peak"
@@ -240,11 +242,28 @@ class Moment(models.Model):
         TAG_RULE = "tag_rule", "Tag rule"
         AGENT = "agent", "Tagged by an agent"
 
+    class Source(models.TextChoices):
+        INTERACTION = "interaction", "Interaction"
+        SURVEY = "survey", "Survey answer"
+
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.CASCADE, related_name="moments"
     )
+    # Where the moment comes from: an interaction (``interaction``), or a survey answer that
+    # named no moment (source "survey": the moment keeps the answer's text and sentiment, as
+    # moments knows nothing of surveys; the link is surveys.Response.moment).
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.INTERACTION)
     interaction = models.ForeignKey(
         Interaction, null=True, blank=True, on_delete=models.CASCADE, related_name="moments"
+    )
+    source_text = models.TextField(
+        blank=True, help_text="A survey moment's answer, as the customer wrote it."
+    )
+    source_score = models.FloatField(
+        null=True, blank=True, help_text="A survey moment's answer sentiment, -1 to 1."
+    )
+    source_confidence = models.FloatField(
+        null=True, blank=True, help_text="The confidence of that sentiment, 0 to 1."
     )
     stage = models.ForeignKey(
         "customers.JourneyStage",
@@ -292,6 +311,11 @@ class Moment(models.Model):
     recall_30 = models.FloatField(default=0.0)
     recall_365 = models.FloatField(default=0.0)
     computed_at = models.DateTimeField(null=True, blank=True)
+    # When the customer recalled this moment unprompted (picked it as what stood out in a
+    # survey answer): ISO timestamps, each a refresh of the memory at that time. Written only
+    # by memory_services.note_recalled, once per time (the answer's), so an answer processed
+    # twice refreshes once.
+    recalled_at = models.JSONField(default=list, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -305,6 +329,15 @@ class Moment(models.Model):
                 condition=Q(interaction__isnull=False),
                 name="moment_one_per_interaction",
                 violation_error_message="This interaction is already a moment.",
+            ),
+            # A survey moment has no interaction, and has the answer's text. (A moment of
+            # source "interaction" may lack one: made by hand, in the shell or tests.)
+            models.CheckConstraint(
+                condition=Q(source="interaction")
+                | Q(source="survey", interaction__isnull=True) & ~Q(source_text=""),
+                name="moment_source_consistent",
+                violation_error_message="A survey answer's moment has the answer's text and no "
+                "interaction.",
             ),
             models.CheckConstraint(
                 condition=Q(intensity__gte=0) & Q(intensity__lte=1),
@@ -380,3 +413,58 @@ class CustomerMemory(models.Model):
 
     def __str__(self) -> str:
         return f"Memory of customer {self.customer_id}: {self.balance:+.2f}"
+
+
+# --- Journey map rollup (moments/memory_rollup.py) ------------------------------------------
+
+
+class JourneyRollup(models.Model):
+    """The journey map's daily aggregate of live moments: one row per day (in TIME_ZONE),
+    journey stage, tag (empty: the moments without a tag) and polarity, with the number of
+    moments and the sums of their impact and of impact x recall now. A moment with two tags
+    counts in both tags' rows, as on the map.
+
+    Derived data, never edited: moments/memory_rollup.py recomputes a day from its moments in
+    the transaction that changes one of them, and rebuilds everything after the scheduled memory
+    refresh (recall fades as days pass) or with ``manage.py rebuild_journey_rollup``.
+    """
+
+    day = models.DateField()
+    stage = models.ForeignKey(
+        "customers.JourneyStage",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # read by day (the unique index); stages and tags are rarely deleted
+    )
+    tag = models.ForeignKey(
+        MomentTag,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        help_text="Empty: the moments without a tag.",
+    )
+    polarity = models.CharField(max_length=8, choices=Polarity.choices)
+    moment_count = models.PositiveIntegerField()
+    impact_sum = models.FloatField()
+    remembered_sum = models.FloatField(help_text="Sum of impact x recall now.")
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # One row per cell and day. Stage and tag may be empty, and NULLs never collide in a
+            # unique index: coalesce them so a duplicate row (double counts) cannot exist.
+            models.UniqueConstraint(
+                "day",
+                Coalesce("stage", Value(0)),
+                Coalesce("tag", Value(0)),
+                "polarity",
+                name="journeyrollup_day_cell_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Rollup {self.day} stage {self.stage_id} tag {self.tag_id} {self.polarity}"

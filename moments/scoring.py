@@ -18,9 +18,11 @@ with emotional intensity and impact::
 
     S = BASE_STABILITY x (1 + INTENSITY_GAIN x intensity) x (1 + IMPACT_GAIN x ln(1 + |impact|))
 
-A *refresh* (a later moment of the same customer with a tag in common: they brought the same
-thing up again) resets the memory to full strength and multiplies the stability by
-``REFRESH_BOOST`` (spaced repetition: each reminder makes it fade more slowly).
+A *refresh* resets the memory to full strength and multiplies the stability by
+``REFRESH_BOOST`` (spaced repetition: each reminder makes it fade more slowly). Two things
+refresh a moment (``refresh_times``): a later moment of the same customer with a tag in common
+(they brought the same thing up again), and the customer *recalling* it unprompted: picking it
+as what stood out in a survey answer, the strongest evidence that it is remembered.
 
 **Memory balance** of a customer at a time: peak-end weighting of what they still remember.
 Each moment still recalled above ``RECALL_FLOOR`` contributes ``c = impact x recall``; then::
@@ -143,6 +145,19 @@ def stability(*, intensity: float, impact: float, params: MemoryParams) -> float
         * (1.0 + params.intensity_gain * intensity)
         * (1.0 + params.impact_gain * math.log1p(abs(impact)))
     )
+
+
+def refresh_times(
+    *,
+    occurred_at: datetime,
+    now: datetime,
+    mentioned_at: Iterable[datetime] = (),
+    recalled_at: Iterable[datetime] = (),
+) -> tuple[datetime, ...]:
+    """When a moment was refreshed, in order: each later mention of the same thing (a later
+    moment sharing a tag) and each time the customer recalled it (picked it in a survey
+    answer), after the moment and by ``now`` (a refresh still to come does not count yet)."""
+    return tuple(sorted(t for t in (*mentioned_at, *recalled_at) if occurred_at < t <= now))
 
 
 def recall(

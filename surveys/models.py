@@ -214,6 +214,16 @@ class Response(models.Model):
     answer = models.TextField(blank=True, max_length=4000)
     # The moments the customer picked ("this stood out") among those offered on the page.
     moments = models.ManyToManyField("moments.Moment", blank=True, related_name="survey_responses")
+    # The moment this answer became (it named none and was charged: see docs/survey-moments.md),
+    # one at most. The link lives here because surveys may know moments, never the reverse.
+    moment = models.OneToOneField(
+        "moments.Moment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="source_response",
+        help_text="The moment this answer became (source: survey); not one it picked.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     sentiment_label = models.CharField(

@@ -45,6 +45,8 @@ def moment_choices(invitation: Invitation) -> list[MomentChoice]:
     """What the answer page offers as "this stood out": when the survey asks and the invitation
     names an interaction, that interaction's moment and the customer's other live moments
     within SURVEY_MOMENT_WINDOW_DAYS of it, strongest first (at most SURVEY_MOMENT_CHOICES).
+    Only moments of interactions: one that an earlier answer became is the customer's own
+    words, not an experience to recognise.
 
     Labels are what the customer recognises: the interaction's subject (or its channel) and
     date. Tag names and scores are internal and never shown.
@@ -55,7 +57,7 @@ def moment_choices(invitation: Invitation) -> list[MomentChoice]:
     window = timedelta(days=settings.SURVEY_MOMENT_WINDOW_DAYS)
     moments = list(
         Moment.objects.live()
-        .filter(customer_id=invitation.customer_id)
+        .filter(customer_id=invitation.customer_id, source=Moment.Source.INTERACTION)
         .filter(
             Q(interaction=interaction)
             | Q(
@@ -111,7 +113,7 @@ def latest_invitations(interaction_ids: list[int]) -> dict[int, Invitation]:
 def customer_responses(customer: Customer, *, limit: int = 5) -> list[Response]:
     return list(
         Response.objects.filter(customer=customer)
-        .select_related("survey", "invitation__interaction")
+        .select_related("survey", "invitation__interaction", "moment")
         .prefetch_related("moments__interaction")
         .order_by("-created_at", "-id")[:limit]
     )
@@ -224,7 +226,7 @@ def filtered_responses(user, filters: ReportFilters) -> QuerySet[Response]:
         rows = rows.filter(invitation__interaction__stage=filters.stage)
     if filters.since:
         rows = rows.filter(created_at__gte=_day_start(filters.since))
-    if filters.until:
+    if filters.until and filters.until < date.max:  # the last day has no day after it
         rows = rows.filter(created_at__lt=_day_start(filters.until + timedelta(days=1)))
     if filters.rating_min is not None:
         rows = rows.filter(rating__gte=filters.rating_min)
@@ -245,7 +247,7 @@ def filtered_invitations(user, filters: ReportFilters) -> QuerySet[Invitation]:
         rows = rows.filter(interaction__stage=filters.stage)
     if filters.since:
         rows = rows.filter(created_at__gte=_day_start(filters.since))
-    if filters.until:
+    if filters.until and filters.until < date.max:  # the last day has no day after it
         rows = rows.filter(created_at__lt=_day_start(filters.until + timedelta(days=1)))
     return rows
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as APIValidationError
@@ -19,6 +19,7 @@ from customers.access import customers_visible_to, get_customer_for_user, intera
 from customers.api.filters import StableOrderingFilter
 from customers.api.views import MethodBeforePermissionMixin
 from customers.models import Customer, JourneyStage
+from memorycrm.lib.api import IsoDateTimeFilter
 from moments import memory_selectors as selectors
 from moments import memory_services as services
 from moments.models import Moment, MomentTag, Polarity, TagCategory
@@ -61,13 +62,25 @@ class MomentSerializer(serializers.ModelSerializer):
     reasons = ReasonSerializer(many=True, read_only=True)
     recall = serializers.SerializerMethodField()
     dismissed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    source = serializers.ChoiceField(
+        choices=Moment.Source.choices,
+        read_only=True,
+        help_text="Where the moment comes from: an interaction (`interaction`) or a survey answer "
+        "that named no moment (`source_text`; the answer's `moment` in /api/v1/responses/ "
+        "links back).",
+    )
+    source_text = serializers.CharField(
+        read_only=True, help_text="A survey moment's answer text (empty for an interaction's)."
+    )
 
     class Meta:
         model = Moment
         fields = [
             "id",
             "customer",
+            "source",
             "interaction",
+            "source_text",
             "stage",
             "occurred_at",
             "tags",
@@ -99,6 +112,12 @@ class MomentSerializer(serializers.ModelSerializer):
 class _TagSlugs(serializers.SlugRelatedField):
     def __init__(self, **kwargs):
         super().__init__(slug_field="slug", queryset=MomentTag.objects.all(), **kwargs)
+
+    def to_internal_value(self, data):
+        # PostgreSQL cannot compare text with a NUL byte; refuse it before the lookup.
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class PromoteSerializer(serializers.Serializer):
@@ -145,13 +164,14 @@ class MomentFilter(filters.FilterSet):
     )
     stage = filters.ModelChoiceFilter(to_field_name="slug", queryset=JourneyStage.objects.all())
     polarity = filters.ChoiceFilter(choices=Polarity.choices)
-    occurred_after = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     dismissed = filters.BooleanFilter()
+    source = filters.ChoiceFilter(choices=Moment.Source.choices)
 
     class Meta:
         model = Moment
-        fields = ["customer", "tag", "stage", "polarity", "dismissed"]
+        fields = ["customer", "tag", "stage", "polarity", "dismissed", "source"]
 
 
 # --- Viewsets -------------------------------------------------------------------------------
@@ -165,8 +185,9 @@ class MomentViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Moments of the customers you may see. POST promotes an interaction to a moment; PATCH
-    sets its tags; POST …/dismiss/ dismisses it with a reason."""
+    """Moments of the customers you may see, from interactions and from survey answers that
+    named no moment (``?source=interaction|survey``). POST promotes an interaction to a moment;
+    PATCH sets its tags; POST …/dismiss/ dismisses it with a reason."""
 
     serializer_class = MomentSerializer
     filterset_class = MomentFilter
@@ -223,6 +244,9 @@ class MomentViewSet(
         return MomentSerializer(moment, context=self.get_serializer_context()).data
 
 
+SLUG = r"[-a-zA-Z0-9_]+"  # what a SlugField accepts
+
+
 class MomentTagViewSet(MethodBeforePermissionMixin, viewsets.ReadOnlyModelViewSet):
     """The tag taxonomy, retired tags included (``active``: false)."""
 
@@ -231,6 +255,7 @@ class MomentTagViewSet(MethodBeforePermissionMixin, viewsets.ReadOnlyModelViewSe
     filterset_fields = ["active", "polarity"]
     pagination_class = None
     lookup_field = "slug"
+    lookup_value_regex = SLUG  # anything else (a NUL byte: a 500 on PostgreSQL) is a 404
 
 
 class TagCategoryViewSet(MethodBeforePermissionMixin, viewsets.ReadOnlyModelViewSet):
@@ -238,6 +263,7 @@ class TagCategoryViewSet(MethodBeforePermissionMixin, viewsets.ReadOnlyModelView
     queryset = TagCategory.objects.order_by("order", "name", "id")
     pagination_class = None
     lookup_field = "slug"
+    lookup_value_regex = SLUG  # anything else (a NUL byte: a 500 on PostgreSQL) is a 404
 
 
 class CanViewMoments(BasePermission):
@@ -290,6 +316,8 @@ class HeatmapCellSerializer(serializers.Serializer):
     remembered_impact = serializers.FloatField(help_text="sum(impact x recall now) / count")
 
 
+# One object, though the viewset's action is `list`: without many=False the schema says array.
+@extend_schema_serializer(many=False)
 class HeatmapSerializer(serializers.Serializer):
     stages = HeatmapStageSerializer(many=True)
     tags = HeatmapTagSerializer(many=True)
@@ -298,7 +326,8 @@ class HeatmapSerializer(serializers.Serializer):
 
 class JourneyHeatmapViewSet(viewsets.ViewSet):
     """GET /journey-heatmap/: stage x tag aggregates (count, mean impact, recall-weighted
-    impact; tag null = untagged moments), filtered by date range and polarity."""
+    impact; tag null = untagged moments) over the customers you may see, filtered by date range
+    (whole days in the server's TIME_ZONE) and polarity."""
 
     permission_classes = [IsAuthenticated, CanViewDashboard]
 
@@ -319,4 +348,4 @@ class JourneyHeatmapViewSet(viewsets.ViewSet):
             date_to=data.get("date_to"),
             polarity=data.get("polarity", ""),
         )
-        return Response(selectors.journey_heatmap(flt).as_dict())
+        return Response(selectors.journey_heatmap(flt, user=request.user).as_dict())

@@ -85,7 +85,14 @@ class InvitationCreatedSerializer(InvitationSerializer):
 
 class ResponseSerializer(serializers.ModelSerializer):
     interaction = serializers.IntegerField(source="invitation.interaction_id", read_only=True)
-    moments = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    moments = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True, help_text="The moments the customer picked as standing out."
+    )
+    moment = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        help_text="The moment this answer became (it picked none and was emotionally charged): "
+        "a moment with source `survey` in /api/v1/moments/. Null otherwise.",
+    )
 
     class Meta:
         model = Response
@@ -98,6 +105,7 @@ class ResponseSerializer(serializers.ModelSerializer):
             "rating",
             "answer",
             "moments",
+            "moment",
             "created_at",
             "sentiment_label",
             "sentiment_score",

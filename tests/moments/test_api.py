@@ -2,6 +2,9 @@
 
 import pytest
 
+from tests.factories import CustomerFactory
+from tests.moments.factories import MomentFactory, ScoredInteractionFactory
+
 URL = "/api/v1/sentiment/"
 
 
@@ -87,3 +90,39 @@ def test_interaction_sentiment_fields_are_read_only(agent_api, customer):
 
     interaction = Interaction.objects.get()
     assert interaction.sentiment_label == "" and interaction.scored_at is None
+
+
+def test_a_slug_no_tag_can_have_is_a_json_404(agent_api):
+    # A NUL byte reached the slug lookup: a 500 on PostgreSQL.
+    for url in ("/api/v1/moment-tags/%00/", "/api/v1/tag-categories/%00/"):
+        response = agent_api.get(url)
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not found."}
+
+
+def test_promoting_with_a_nul_byte_in_a_tag_is_a_400(agent_api, agent):
+    # The NUL byte reached the tag lookup: a 500 on PostgreSQL.
+    interaction = ScoredInteractionFactory(customer=CustomerFactory(owner=agent))
+    response = agent_api.post(
+        "/api/v1/moments/", {"interaction": interaction.pk, "tags": ["\x00"]}, format="json"
+    )
+    assert response.status_code == 400 and "tags" in response.json()
+
+
+def test_the_schema_says_a_moment_may_have_no_stage_and_no_dismisser(agent_api, agent):
+    interaction = ScoredInteractionFactory(customer=CustomerFactory(owner=agent), stage=None)
+    body = agent_api.get(f"/api/v1/moments/{MomentFactory(interaction=interaction).pk}/").json()
+    assert body["stage"] is None and body["dismissed_by"] is None
+    schemas = agent_api.get("/api/schema/?format=json").json()["components"]["schemas"]
+    fields = schemas["Moment"]["properties"]
+    assert fields["stage"]["nullable"] is True and fields["dismissed_by"]["nullable"] is True
+
+
+def test_the_schema_says_the_heatmap_is_one_object(manager_api):
+    # The viewset's action is `list`, so the schema said an array of heatmaps.
+    operation = manager_api.get("/api/schema/?format=json").json()["paths"][
+        "/api/v1/journey-heatmap/"
+    ]["get"]
+    body = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/Heatmap"}
+    assert set(manager_api.get("/api/v1/journey-heatmap/").json()) == {"stages", "tags", "cells"}

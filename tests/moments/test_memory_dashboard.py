@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from moments import memory_selectors, memory_services
 from moments.models import CustomerMemory
@@ -29,11 +30,11 @@ def _moment(customer=None, *, score=-0.9, days_ago=1, **kwargs):
     return memory_services.detect_moments(interaction_ids=[interaction.pk])[0]
 
 
-def test_heatmap_counts_and_impacts_by_stage_and_tag(manager_client):
+def test_heatmap_counts_and_impacts_by_stage_and_tag(manager, manager_client):
     _moment(body="Charged twice", stage=stage("complaint"))
     _moment(body="Overcharged again", stage=stage("complaint"))
     _moment(score=0.95, stage=stage("delivery"))
-    heatmap = memory_selectors.journey_heatmap(memory_selectors.HeatmapFilter())
+    heatmap = memory_selectors.journey_heatmap(memory_selectors.HeatmapFilter(), user=manager)
     cell = heatmap.cell(stage("complaint").pk, tag("billing-shock").pk)
     assert cell.count == 2
     assert cell.mean_impact < 0
@@ -46,20 +47,21 @@ def test_heatmap_counts_and_impacts_by_stage_and_tag(manager_client):
     assert "Billing shock" in response.text and "Complaint" in response.text
 
 
-def test_dismissed_moments_are_not_counted(agent):
+def test_dismissed_moments_are_not_counted(agent, manager):
     moment = _moment(body="Charged twice", stage=stage("complaint"))
     memory_services.dismiss_moment(moment=moment, user=agent, reason="test call")
-    heatmap = memory_selectors.journey_heatmap(memory_selectors.HeatmapFilter())
+    heatmap = memory_selectors.journey_heatmap(memory_selectors.HeatmapFilter(), user=manager)
     assert heatmap.cells == {}
 
 
-def test_filter_by_polarity_and_dates(manager_client):
+def test_filter_by_polarity_and_dates(manager, manager_client):
     _moment(body="Charged twice", stage=stage("complaint"), days_ago=40)
     _moment(score=0.95, stage=stage("complaint"), days_ago=1)
     flt = memory_selectors.HeatmapFilter(polarity="positive")
-    assert [c.count for c in memory_selectors.journey_heatmap(flt).cells.values()] == [1]
+    heatmap = memory_selectors.journey_heatmap(flt, user=manager)
+    assert [c.count for c in heatmap.cells.values()] == [1]
     flt = memory_selectors.HeatmapFilter(date_to=date.today() - timedelta(days=30))
-    cells = memory_selectors.journey_heatmap(flt).cells
+    cells = memory_selectors.journey_heatmap(flt, user=manager).cells
     assert list(cells) == [(stage("complaint").pk, tag("billing-shock").pk)]
     response = manager_client.get(URL, {"polarity": "positive"}, **HTMX)
     assert response.status_code == 200
@@ -105,6 +107,64 @@ def test_cell_hides_customers_the_user_may_not_see(client, owned_visibility):
     hidden = _moment(CustomerFactory(owner=UserFactory(role="Agent")), body="Charged twice")
     url = reverse("journey-cell", args=[hidden.stage_id, tag("billing-shock").pk])
     assert hidden.customer.name not in client.get(url).text
+
+
+def _dashboard_agent(client):
+    """An agent given the dashboard permission, logged in (owned visibility: sees only the
+    customers they own)."""
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory(role="Agent")
+    user.user_permissions.add(Permission.objects.get(codename="view_dashboard"))
+    client.force_login(user)
+    return user
+
+
+def test_heatmap_counts_only_the_customers_an_agent_may_see(client, owned_visibility, manager):
+    user = _dashboard_agent(client)
+    mine = CustomerFactory(owner=user)
+    _moment(mine, body="Charged twice", stage=stage("complaint"))
+    for _ in range(3):
+        other = CustomerFactory(owner=UserFactory(role="Agent"))
+        _moment(other, body="Charged twice", stage=stage("complaint"))
+    _moment(CustomerFactory(), score=0.95, stage=stage("delivery"))  # nobody's
+    key = (stage("complaint").pk, tag("billing-shock").pk)
+
+    theirs = memory_selectors.journey_heatmap(memory_selectors.HeatmapFilter(), user=user)
+    assert {k: c.count for k, c in theirs.cells.items()} == {key: 1}
+    everyone = memory_selectors.journey_heatmap(memory_selectors.HeatmapFilter(), user=manager)
+    assert everyone.cells[key].count == 4
+    assert everyone.cell(stage("delivery").pk, None).count == 1
+    api = APIClient()
+    api.force_authenticate(user)
+    cells = api.get("/api/v1/journey-heatmap/").json()["cells"]
+    assert [(c["stage"], c["tag"], c["count"]) for c in cells] == [(*key, 1)]
+    page = client.get(URL).text
+    assert "<strong>1</strong>" in page and "<strong>4</strong>" not in page
+
+
+def test_heatmap_with_owned_visibility_off_shows_agents_everything(client, manager):
+    user = _dashboard_agent(client)
+    _moment(CustomerFactory(owner=UserFactory(role="Agent")), body="Charged twice")
+    heatmap = memory_selectors.journey_heatmap(memory_selectors.HeatmapFilter(), user=user)
+    assert sum(c.count for c in heatmap.cells.values()) == 1
+
+
+def test_heatmap_is_empty_for_someone_who_sees_no_customer(manager):
+    _moment(body="Charged twice")
+    nobody = UserFactory()  # no role: sees no customer
+    heatmap = memory_selectors.journey_heatmap(memory_selectors.HeatmapFilter(), user=nobody)
+    assert heatmap.cells == {}
+
+
+def test_scoped_heatmap_query_count_does_not_grow_with_data(client, owned_visibility):
+    user = _dashboard_agent(client)
+    _moment(CustomerFactory(owner=user), body="Charged twice", stage=stage("complaint"))
+    few = _count(client, URL)
+    for i in range(10):
+        _moment(CustomerFactory(owner=user), score=0.9, days_ago=i, stage=stage("delivery"))
+        _moment(CustomerFactory(), body="Still waiting", stage=stage("complaint"))
+    assert _count(client, URL) == few
 
 
 def test_dashboard_is_for_managers(agent_client):

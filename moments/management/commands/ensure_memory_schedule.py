@@ -1,5 +1,5 @@
 """Create (or update) the django-q2 schedule that refreshes every customer's recall and memory
-balance. Idempotent: run it at every start (`make run`)."""
+balance, then rebuilds the journey map's rollup. Idempotent: run it at every start (`make run`)."""
 
 from django.core.management.base import BaseCommand
 

@@ -1,0 +1,128 @@
+"""The apps depend on each other one way (docs: DESIGN.md, STYLE.md):
+
+    customers <- moments <- surveys <- interventions
+
+An app may use the apps to its left, never those to its right. This reads every module of the
+four apps (migrations included) without importing them and fails on any use of an app to the
+right: a Python import (at the top or inside a function), a model relation named by a string
+("surveys.Response"), an ``apps.get_model("surveys", …)``, a django-q2 task path
+(``async_task("surveys.tasks.…")``) and a migration dependency.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ORDER = ["customers", "moments", "surveys", "interventions"]
+RELATIONS = {"ForeignKey", "OneToOneField", "ManyToManyField"}
+TASK_CALLS = {"async_task", "schedule"}
+
+
+def _app(dotted: str) -> str | None:
+    head = dotted.split(".", 1)[0]
+    return head if head in ORDER else None
+
+
+def _name(func: ast.expr) -> str:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+def _string(node: ast.expr | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def uses(path: Path) -> list[tuple[int, str, str]]:
+    """(line, app used, how) for every use of one of the four apps in a module."""
+    found: list[tuple[int, str, str]] = []
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, _app(a.name), f"import {a.name}") for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, _app(node.module), f"from {node.module} import …"))
+        elif isinstance(node, ast.Call):
+            name = _name(node.func)
+            if name in RELATIONS:
+                target = _string(node.args[0]) if node.args else None
+                target = target or next(
+                    (_string(k.value) for k in node.keywords if k.arg == "to"), None
+                )
+                if target and "." in target:
+                    found.append((node.lineno, _app(target), f'{name}("{target}")'))
+            elif name == "get_model" and node.args:
+                label = _string(node.args[0])
+                if label:
+                    found.append((node.lineno, _app(label), f'get_model("{label}", …)'))
+            elif name in TASK_CALLS and node.args:
+                func = _string(node.args[0])
+                if func:
+                    found.append((node.lineno, _app(func), f'{name}("{func}")'))
+        elif isinstance(node, ast.Assign) and "migrations" in path.parts:
+            found += _migration_dependencies(node)
+    return [(line, app, how) for line, app, how in found if app]
+
+
+def _migration_dependencies(node: ast.Assign) -> list[tuple[int, str | None, str]]:
+    """A migration's ``dependencies = [("app", "0001_name"), …]``."""
+    named = any(isinstance(t, ast.Name) and t.id == "dependencies" for t in node.targets)
+    if not named or not isinstance(node.value, ast.List):
+        return []
+    found = []
+    for item in node.value.elts:
+        label = _string(item.elts[0]) if isinstance(item, ast.Tuple) and item.elts else None
+        if label:
+            dep = f"{label}.{_string(item.elts[1]) or '?'}"
+            found.append((node.lineno, _app(label), f"migration needs {dep}"))
+    return found
+
+
+def violations() -> list[str]:
+    bad = []
+    for rank, app in enumerate(ORDER):
+        right = set(ORDER[rank + 1 :])
+        for path in sorted((ROOT / app).rglob("*.py")):
+            for line, used, how in uses(path):
+                if used in right:
+                    bad.append(f"{path.relative_to(ROOT)}:{line}: {app} uses {used} ({how})")
+    return bad
+
+
+def test_apps_depend_only_on_apps_to_their_left():
+    assert violations() == []
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import surveys.models", ["surveys"]),
+        ("def f():\n    from surveys.models import Response", ["surveys"]),
+        ('x = models.OneToOneField("surveys.Response", on_delete=None)', ["surveys"]),
+        ('x = models.ForeignKey(to="interventions.Rule", on_delete=None)', ["interventions"]),
+        ('M = apps.get_model("surveys", "Response")', ["surveys"]),
+        ('async_task("surveys.tasks.score_responses", [1])', ["surveys"]),
+        ("from customers.models import Customer\nimport django", ["customers"]),
+        ("from . import models", []),
+    ],
+)
+def test_the_check_sees_each_kind_of_use(tmp_path, source, expected):
+    path = tmp_path / "module.py"
+    path.write_text(source)
+    assert [app for _, app, _ in uses(path)] == expected
+
+
+def test_the_check_sees_a_migration_dependency(tmp_path):
+    path = tmp_path / "migrations" / "0001_x.py"
+    path.parent.mkdir()
+    path.write_text('dependencies = [("moments", "0004"), ("surveys", "0005_roles")]')
+    assert [how for _, _, how in uses(path)] == [
+        "migration needs moments.0004",
+        "migration needs surveys.0005_roles",
+    ]
