@@ -2,19 +2,31 @@
 
 One gunicorn run (gthread workers, on loopback) serves the real app plus a bare view
 (`/bench/bare/`: csrf-exempt, returns "ok", touches no database) through the same Django stack
-and middleware. A load generator in other processes posts to both, one after the other, with the
-same concurrency and the same form body:
+and middleware. A load generator in two other processes (threads on keep-alive connections)
+posts the same form body to both, with the same connections:
 
-- bare: N POSTs to /bench/bare/;
-- answer: N POSTs to /s/<token>/, one per fresh invitation (each link works once), plus a
-  duplicate POST for every 10th token, sent at the same time from another connection (a double
-  click, two tabs) — it must not create a second response.
+- bare: POSTs to /bench/bare/;
+- answer: one POST to /s/<token>/ per fresh invitation (each link works once), plus a duplicate
+  POST for every 10th token, sent at the same time from the other client process (a double
+  click, two tabs) — it must not create a second response. Both get the same request count.
 
-The load generator is a Python client in two processes (threads with keep-alive connections):
-neither wrk nor locust is a dependency of the project, and wrk cannot stop after exactly N
-requests, which single-use links need. The client costs CPU on the same machine, the same for
-both endpoints, so the ratio is conservative. The public pages' per-IP rate limit is switched
-off for the run: every request comes from 127.0.0.1.
+Fair on a shared machine: after a warm-up of both paths, the run is cut into rounds that
+alternate the two endpoints (bare, answer, answer, bare, …), so a burst of load from other
+processes hits both alike, and a round's clock runs from the clients' first request to their
+last (starting the client processes is outside it). The ratio is the answers' requests/s over
+the bare view's, over all rounds; the per-round ratios show how steady that was.
+
+The public pages' per-IP rate limit stays on, raised to 10^9 requests a minute
+(SURVEY_RATE_LIMIT_PER_MINUTE in the server's environment): every request comes from
+127.0.0.1, and counting it is part of every answer's cost.
+
+The client is Python (neither wrk nor locust is a dependency of the project, and wrk cannot
+stop after exactly N requests, which single-use links need). It shares the machine's CPUs with
+the server and costs about as much per request for either endpoint, which makes the ratio
+somewhat kinder than a client in C would. So the bench also reports, from /proc (Linux), the
+CPU time per request of the client processes, the gunicorn workers and the PostgreSQL backends,
+and the server-side ratio (bare / answer, gunicorn + PostgreSQL CPU only). If a request gets no
+answer within TIMEOUT seconds it is sent again and the run says so (its round is timed long).
 
 Then the database is checked: every answer that got a success status has exactly its response
 (rating and text as posted): "lost" counts those without; "duplicated" counts invitations
@@ -60,9 +72,12 @@ if os.environ.get("SURVEY_BENCH_SERVER") == "1":
 else:
     import argparse
     import http.client
+    import resource
     import socket
+    import statistics
     import subprocess
     import sys
+    import tempfile
     import threading
     import time
     from collections import Counter
@@ -74,12 +89,15 @@ else:
 
 TARGET = 0.5
 HOST = "127.0.0.1"
+RATE_LIMIT = 10**9  # per minute: on, but never reached by one client IP
+TIMEOUT = 20  # seconds a client waits for an answer before it sends the request again
 
 
 def parse_args(argv: list[str]):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
     parser.add_argument("--requests", type=int, default=3000, help="answers (= bare requests)")
+    parser.add_argument("--rounds", type=int, default=6, help="alternating rounds per endpoint")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
@@ -87,6 +105,7 @@ def parse_args(argv: list[str]):
     args = parser.parse_args(argv)
     if args.quick:
         args.requests = 60
+        args.rounds = 2
         args.connections = 4
     return args
 
@@ -118,11 +137,13 @@ def seed(n: int) -> list[str]:
     return tokens
 
 
-def start_server(port: int, args) -> subprocess.Popen:
+def start_server(port: int, args, log) -> subprocess.Popen:
+    """gunicorn on `port`; its own output goes to the file `log` (a pipe nobody reads would
+    fill up and block the workers as soon as they log errors)."""
     env = os.environ.copy()
     env.update(
         SURVEY_BENCH_SERVER="1",
-        SURVEY_RATE_LIMIT_PER_MINUTE="0",  # one client IP for everything: no per-IP budget
+        SURVEY_RATE_LIMIT_PER_MINUTE=str(RATE_LIMIT),
         # The project first, bench/ last: bench/interventions.py must not shadow the app.
         PYTHONPATH=os.pathsep.join([str(_setup.ROOT), str(Path(__file__).resolve().parent)]),
     )
@@ -145,10 +166,10 @@ def start_server(port: int, args) -> subprocess.Popen:
             "warning",
             "survey:application",
         ],
+        cwd=_setup.ROOT,  # `python -m` puts the working directory first on sys.path
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -161,7 +182,8 @@ def start_server(port: int, args) -> subprocess.Popen:
         except OSError:
             time.sleep(0.2)
         if server.poll() is not None:
-            raise SystemExit(f"gunicorn did not start:\n{server.stderr.read()}")
+            log.seek(0)
+            raise SystemExit(f"gunicorn did not start:\n{log.read().decode()[-3000:]}")
     server.kill()
     raise SystemExit("gunicorn did not answer within 60 s")
 
@@ -169,15 +191,18 @@ def start_server(port: int, args) -> subprocess.Popen:
 # --- Python load generator --------------------------------------------------------------------
 
 
-def _client_process(port: int, jobs: list[tuple[int, str, str]], threads: int, out: Queue) -> None:
-    """Send `jobs` (index, path, body) over `threads` keep-alive connections; put back
-    [(index, status)] and the wall time."""
+def _send(port: int, jobs: list[tuple[int, str, str]], threads: int) -> tuple[list, int]:
+    """POST `jobs` (index, path, body) over `threads` keep-alive connections; returns
+    [(index, status)] and how many requests had to be sent again (connection error or no
+    answer within TIMEOUT seconds: such a round's timing is suspect)."""
     results: list[tuple[int, int]] = []
+    retries = 0
     lock = threading.Lock()
     cursor = iter(jobs)
 
     def worker() -> None:
-        conn = http.client.HTTPConnection(HOST, port, timeout=60)
+        nonlocal retries
+        conn = http.client.HTTPConnection(HOST, port, timeout=TIMEOUT)
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         while True:
             with lock:
@@ -194,8 +219,10 @@ def _client_process(port: int, jobs: list[tuple[int, str, str]], threads: int, o
                     break
                 except (OSError, http.client.HTTPException):
                     conn.close()
-                    conn = http.client.HTTPConnection(HOST, port, timeout=60)
+                    conn = http.client.HTTPConnection(HOST, port, timeout=TIMEOUT)
                     status = 0
+                    with lock:
+                        retries += 1
             with lock:
                 results.append((index, status))
         conn.close()
@@ -205,28 +232,131 @@ def _client_process(port: int, jobs: list[tuple[int, str, str]], threads: int, o
         t.start()
     for t in pool:
         t.join()
-    out.put(results)
+    return results, retries
 
 
-def run_python(port: int, jobs: list[tuple[int, str, str]], connections: int) -> tuple[float, list]:
-    """Split the jobs over two client processes; returns (seconds, [(index, status)])."""
-    processes = 2 if connections >= 2 else 1
-    queue: Queue = Queue()
-    # Round-robin, so the duplicate of a token (next to it in the list) goes to the other
-    # process and races the original.
-    shares = [jobs[p::processes] for p in range(processes)]
-    workers = [
-        Process(target=_client_process, args=(port, share, connections // processes, queue))
-        for share in shares
-    ]
-    start = time.perf_counter()
-    for w in workers:
-        w.start()
-    results = [r for _ in workers for r in queue.get()]
-    elapsed = time.perf_counter() - start
-    for w in workers:
-        w.join()
-    return elapsed, results
+def _cpu_self() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _client_process(port: int, threads: int, inbox: Queue, outbox: Queue) -> None:
+    """Run each batch of jobs put in `inbox` (None stops); put back (results, retries, start,
+    end, cpu seconds): perf_counter is the system-wide monotonic clock, comparable across
+    processes."""
+    while (jobs := inbox.get()) is not None:
+        cpu, start = _cpu_self(), time.perf_counter()
+        results, retries = _send(port, jobs, threads)
+        outbox.put((results, retries, start, time.perf_counter(), _cpu_self() - cpu))
+
+
+class Clients:
+    """Two client processes, started once; `run(jobs)` splits the jobs between them
+    round-robin, so the duplicate of a token (next to it in the list) goes to the other
+    process and races the original. Returns (seconds, [(index, status)], client CPU s,
+    retries)."""
+
+    def __init__(self, port: int, connections: int) -> None:
+        self.count = 2 if connections >= 2 else 1
+        self.outbox: Queue = Queue()
+        self.inboxes = [Queue() for _ in range(self.count)]
+        self.processes = [
+            Process(
+                target=_client_process,
+                args=(port, connections // self.count, inbox, self.outbox),
+                daemon=True,
+            )
+            for inbox in self.inboxes
+        ]
+        for process in self.processes:
+            process.start()
+
+    def run(self, jobs: list[tuple[int, str, str]]) -> tuple[float, list, float, int]:
+        for p, inbox in enumerate(self.inboxes):
+            inbox.put(jobs[p :: self.count])
+        reports = [self.outbox.get() for _ in self.inboxes]
+        seconds = max(r[3] for r in reports) - min(r[2] for r in reports)
+        results = [x for r in reports for x in r[0]]
+        return seconds, results, sum(r[4] for r in reports), sum(r[1] for r in reports)
+
+    def stop(self) -> None:
+        for inbox in self.inboxes:
+            inbox.put(None)
+        for process in self.processes:
+            process.join(timeout=10)
+
+
+# --- Server CPU, from /proc -------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of a process, or None if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+class ServerCPU:
+    """CPU seconds of the gunicorn processes and of the database server's backends serving the
+    bench database (PostgreSQL on this machine; None where it cannot be measured). SQLite runs
+    inside the web processes: its share is in theirs, and the database's own is 0."""
+
+    def __init__(self, server: subprocess.Popen) -> None:
+        from django.db import connection
+
+        self.server = server
+        self.in_process = connection.vendor == "sqlite"
+
+    def _backends(self) -> list[int]:
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            return []
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    def sample(self) -> dict[str, dict[int, float | None]]:
+        return {
+            "gunicorn": {
+                pid: _proc_cpu(pid) for pid in [self.server.pid, *_children(self.server.pid)]
+            },
+            "database": {pid: _proc_cpu(pid) for pid in self._backends()},
+        }
+
+    def spent(self, before: dict, after: dict) -> dict[str, float | None]:
+        spent: dict[str, float | None] = {}
+        for part, now in after.items():
+            if part == "database" and self.in_process:
+                spent[part] = 0.0
+            elif not now or any(v is None for v in now.values()):
+                spent[part] = None
+            else:
+                # A process that appeared during the round (a new database connection) counts
+                # whole.
+                spent[part] = sum(v - (before[part].get(pid) or 0.0) for pid, v in now.items())
+        return spent
 
 
 # --- Checks -----------------------------------------------------------------------------------
@@ -239,18 +369,14 @@ def check(tokens: list[str], answer_results: list[tuple[int, int]]) -> dict:
     ok_statuses = {200, 302}
     succeeded = {index for index, status in answer_results if status in ok_statuses}
     failed = Counter(status for _, status in answer_results if status not in ok_statuses)
-    by_hash = {
-        h: (inv_id, answered)
-        for h, inv_id, answered in Invitation.objects.values_list("token_hash", "pk", "answered_at")
-    }
+    by_hash = dict(Invitation.objects.values_list("token_hash", "pk"))
     responses = {
         r.invitation_id: r for r in Response.objects.only("invitation_id", "rating", "answer")
     }
     per_invitation = Counter(Response.objects.values_list("invitation_id", flat=True))
     lost = duplicated = 0
     for index in succeeded:
-        inv_id, _ = by_hash[token_lib.hash_token(tokens[index])]
-        response = responses.get(inv_id)
+        response = responses.get(by_hash[token_lib.hash_token(tokens[index])])
         if response is None:
             lost += 1
         elif response.rating != 1 + index % 5 or response.answer != f"bench answer {index}":
@@ -265,68 +391,159 @@ def check(tokens: list[str], answer_results: list[tuple[int, int]]) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    where = _setup.bench_database("survey" + ("_quick" if args.quick else ""), keep=args.keep_db)
-    tokens = seed(args.requests)
-    from django.db import connections
-
-    _setup.analyze()
-    connections.close_all()
-
-    # Answer jobs: each token once, plus a duplicate right after every 10th (same index: the
-    # same content, so a duplicate that slipped through would show as two responses).
-    answer_jobs = []
-    for i, token in enumerate(tokens):
-        answer_jobs.append((i, f"/s/{token}/", body(i)))
+def answer_jobs(tokens: list[str], indexes: range) -> list[tuple[int, str, str]]:
+    """Each token once, plus a duplicate right after every 10th (same index: the same content,
+    so a duplicate that slipped through would show as two responses)."""
+    jobs = []
+    for i in indexes:
+        jobs.append((i, f"/s/{tokens[i]}/", body(i)))
         if i % 10 == 0:
-            answer_jobs.append((i, f"/s/{token}/", body(i)))
-    bare_jobs = [(i, "/bench/bare/", body(i)) for i in range(len(answer_jobs))]
+            jobs.append((i, f"/s/{tokens[i]}/", body(i)))
+    return jobs
 
+
+def bare_jobs(count: int) -> list[tuple[int, str, str]]:
+    return [(i, "/bench/bare/", body(i)) for i in range(count)]
+
+
+def _per_request_ms(seconds: float | None, requests: int) -> str:
+    return "n/a" if seconds is None else f"{seconds / requests * 1000:.2f}"
+
+
+def measure(args, tokens: list[str], warmup: int, log) -> dict:
+    """Serve, warm up, then time the alternating rounds; returns the totals per endpoint, the
+    answers' statuses, the per-round ratios and the number of requests sent again."""
+    # Rounds of consecutive tokens; a token and its duplicate stay in one round.
+    bounds = [warmup + args.requests * r // args.rounds for r in range(args.rounds + 1)]
+    rounds = [answer_jobs(tokens, range(a, b)) for a, b in zip(bounds, bounds[1:], strict=False)]
     port = free_port()
-    server = start_server(port, args)
+    server = start_server(port, args, log)
+    clients = Clients(port, args.connections)
+    parts = ("requests", "seconds", "ok", "client", "gunicorn", "database")
+    totals = {name: dict.fromkeys(parts, 0.0) for name in ("bare", "answer")}
+    run = {"totals": totals, "answer_results": [], "per_round": [], "retries": 0}
+    cpu = ServerCPU(server)
     try:
-        # Warm up both paths (imports, template loading, connections) before timing.
-        run_python(port, bare_jobs[: 4 * args.connections], args.connections)
-        bare_s, bare_results = run_python(port, bare_jobs, args.connections)
-        answer_s, answer_results = run_python(port, answer_jobs, args.connections)
+        # Warm up both paths (imports, templates, database connections) before timing.
+        clients.run(bare_jobs(warmup))
+        run["answer_results"] += clients.run(answer_jobs(tokens, range(warmup)))[1]
+        for r, jobs in enumerate(rounds):
+            phases = {"answer": jobs, "bare": bare_jobs(len(jobs))}
+            rates = {}
+            for name in ["bare", "answer"] if r % 2 == 0 else ["answer", "bare"]:
+                before = cpu.sample()
+                seconds, results, client_cpu, retried = clients.run(phases[name])
+                spent = cpu.spent(before, cpu.sample())
+                run["retries"] += retried
+                total = totals[name]
+                total["requests"] += len(results)
+                total["seconds"] += seconds
+                total["client"] += client_cpu
+                for part in ("gunicorn", "database"):
+                    both = total[part] is not None and spent[part] is not None
+                    total[part] = total[part] + spent[part] if both else None
+                if name == "answer":
+                    run["answer_results"] += results
+                # A duplicate submit gets the thank-you page (200), a first one the redirect.
+                total["ok"] += sum(1 for _, status in results if status in (200, 302))
+                rates[name] = len(results) / seconds
+            run["per_round"].append(rates["answer"] / rates["bare"])
     finally:
+        clients.stop()
         server.terminate()
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+    return run
 
-    bare_ok = sum(1 for _, status in bare_results if status == 200)
-    bare_rps = len(bare_jobs) / bare_s
-    answer_rps = len(answer_jobs) / answer_s
+
+def cpu_report(bare: dict, answer: dict) -> list[str]:
+    rows = []
+    for label, total in (("bare view", bare), ("answer /s/<token>/", answer)):
+        n = total["requests"]
+        parts = (total["gunicorn"], total["database"])
+        total["server"] = None if None in parts else sum(parts)
+        rows.append(
+            [label]
+            + [_per_request_ms(total[p], n) for p in ("client", "gunicorn", "database", "server")]
+        )
+    lines = [
+        "CPU time per request, ms (from /proc; 10 ms clock ticks, summed over all rounds):",
+        _setup.table(["endpoint", "client", "gunicorn", "database", "server"], rows),
+    ]
+    if bare["server"] is not None and answer["server"] is not None:
+        bare_s = bare["server"] / bare["requests"]
+        answer_s = answer["server"] / answer["requests"]
+        lines.append(
+            f"the answer's own server CPU (answer - bare): {(answer_s - bare_s) * 1000:.2f} ms; "
+            f"server-side ratio (bare / answer server CPU): {bare_s / answer_s:.2f}"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    where = _setup.bench_database("survey" + ("_quick" if args.quick else ""), keep=args.keep_db)
+    warmup = 4 * args.connections
+    tokens = seed(warmup + args.requests)
+    from django.db import connections
+
+    _setup.analyze()
+    connections.close_all()
+
+    load_before = os.getloadavg()
+    with tempfile.TemporaryFile() as log:
+        run = measure(args, tokens, warmup, log)
+        log.seek(0)
+        server_log = log.read().decode(errors="replace").strip()
+    load_after = os.getloadavg()
+
+    bare, answer = run["totals"]["bare"], run["totals"]["answer"]
+    bare_rps = bare["requests"] / bare["seconds"]
+    answer_rps = answer["requests"] / answer["seconds"]
     ratio = answer_rps / bare_rps
+    answer_results = run["answer_results"]
     checked = check(tokens, answer_results)
     print(f"survey bench on {where}")
     print(
-        f"gunicorn gthread {args.workers}x{args.threads} on loopback; Python load generator, "
-        f"{args.connections} keep-alive connections in 2 processes; rate limit off"
+        f"machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in load_before)}"
+        f" before, {' '.join(f'{x:.2f}' for x in load_after)} after (other processes' work too)"
     )
+    print(
+        f"gunicorn gthread {args.workers}x{args.threads} on loopback; Python load generator, "
+        f"{args.connections} keep-alive connections in 2 processes; rate limit on "
+        f"({RATE_LIMIT}/min); {args.rounds} rounds alternating the endpoints, after a warm-up"
+    )
+    rows = [
+        ["bare view", bare["requests"], bare["seconds"], bare_rps, bare["ok"]],
+        ["answer /s/<token>/", answer["requests"], answer["seconds"], answer_rps, answer["ok"]],
+    ]
     print(
         _setup.table(
             ["endpoint", "requests", "seconds", "req/s", "ok"],
-            [
-                ["bare view", len(bare_jobs), f"{bare_s:.2f}", f"{bare_rps:.0f}", bare_ok],
-                [
-                    "answer /s/<token>/",
-                    len(answer_jobs),
-                    f"{answer_s:.2f}",
-                    f"{answer_rps:.0f}",
-                    checked["succeeded"],
-                ],
-            ],
+            [[label, int(n), f"{s:.2f}", f"{rps:.0f}", int(ok)] for label, n, s, rps, ok in rows],
         )
     )
+    per_round = run["per_round"]
     print(
-        f"answers: {len(tokens)} tokens, {len(answer_jobs) - len(tokens)} duplicate submits; "
+        "ratio per round: "
+        + " ".join(f"{x:.2f}" for x in per_round)
+        + f" (median {statistics.median(per_round):.2f})"
+    )
+    print("\n".join(cpu_report(bare, answer)))
+    print(
+        f"answers: {len(tokens)} tokens, {len(answer_results) - len(tokens)} duplicate submits; "
         f"responses stored {checked['responses']}; lost {checked['lost']}; "
         f"duplicated {checked['duplicated']}; failed statuses {checked['failed'] or 'none'}"
     )
+    if server_log:
+        print(f"gunicorn logged (last lines):\n{server_log[-2000:]}")
+    if run["retries"]:
+        print(
+            f"WARNING: {run['retries']} timed requests were sent again (no answer within "
+            f"{TIMEOUT} s or a connection error): the rounds they fell in are timed long"
+        )
     ok = (
         ratio >= TARGET
         and checked["lost"] == 0

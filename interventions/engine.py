@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
 from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -33,8 +34,31 @@ logger = logging.getLogger(__name__)
 Status = Intervention.Status
 
 
+# How long a process may trust its cached "does any rule listen to this event?" answer.
+RULES_CACHE_SECONDS = 10
+
+
+def _has_rules_key(event: str) -> str:
+    return f"interventions:has-rules:{event}"
+
+
 def has_rules(event: str) -> bool:
-    return Rule.objects.active().filter(event=event).exists()
+    """Whether an active rule listens to `event`. Asked on every write that announces an event
+    (every survey answer on the public page), so the answer is cached; saving or deleting a
+    rule drops it (`forget_rules`, from interventions.receivers). With the default per-process
+    cache, the other web processes see a rule change within RULES_CACHE_SECONDS; with a shared
+    cache (CACHE_URL) at once."""
+    key = _has_rules_key(event)
+    listening = cache.get(key)
+    if listening is None:
+        listening = Rule.objects.active().filter(event=event).exists()
+        cache.set(key, listening, RULES_CACHE_SECONDS)
+    return listening
+
+
+def forget_rules() -> None:
+    """Drop the cached `has_rules` answers (a rule was saved or deleted)."""
+    cache.delete_many([_has_rules_key(event) for event in cond.EVENTS])
 
 
 def local_zone(customer: Customer) -> ZoneInfo:

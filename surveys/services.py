@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -341,19 +342,23 @@ def submit_response(
 ) -> tuple[Response, bool]:
     """Store the customer's answer exactly once; returns (response, created).
 
-    A double click, a resubmission, two tabs or two concurrent posts all end here: the
-    invitation row is locked, so the second caller waits and then finds the first response
-    (created=False); the first answer wins. The unique constraint on Response.invitation backs
-    this up. ``moment_ids`` must be among the moments the page offered
-    (``selectors.moment_choices``). Raises InvitationUnavailable for an expired or skipped
-    invitation, ValidationError for an invalid answer.
+    A double click, a resubmission, two tabs or two concurrent posts all end here, and the
+    first answer wins: see ``_submit_response`` for how the claim on the invitation makes the
+    others wait and then find the first response (created=False). The unique constraint on
+    Response.invitation backs this up. ``moment_ids`` must be among the moments the page
+    offered (``selectors.moment_choices``). Raises InvitationUnavailable for an expired or
+    skipped invitation, ValidationError for an invalid answer.
+
+    The answer's sentiment is not queued here: the scheduled ``surveys.tasks.score_pending``
+    scores the waiting answers in bulk every SURVEY_SCORING_MINUTES (this is the hot path of
+    the public page, and one queue insert per answer was a third of its cost).
     """
     try:
         return _submit_response(
             invitation=invitation, rating=rating, answer=answer, moment_ids=set(moment_ids)
         )
     except IntegrityError:
-        # Only reachable if a response was written without the lock (a shell, a migration):
+        # Only reachable if a response was written without the claim (a shell, a migration):
         # the constraint held, so the first response stands.
         return Response.objects.get(invitation_id=invitation.pk), False
 
@@ -364,19 +369,6 @@ def _submit_response(
 ) -> tuple[Response, bool]:
     from surveys.selectors import moment_choices
 
-    # Lock the row and read only what can change under us (the caller's object may be stale).
-    state = (
-        Invitation.objects.select_for_update()
-        .filter(pk=invitation.pk)
-        .values("answered_at", "skipped_reason", "expires_at")
-        .get()
-    )
-    # answered_at is written in the same transaction as the response, so under the lock it
-    # tells whether one exists without another query.
-    if state["answered_at"] is not None:
-        return Response.objects.get(invitation_id=invitation.pk), False
-    if state["skipped_reason"] or state["expires_at"] <= timezone.now():
-        raise InvitationUnavailable
     response = Response(
         invitation=invitation,
         survey=invitation.survey,
@@ -384,9 +376,8 @@ def _submit_response(
         rating=rating,
         answer=answer.strip(),
     )
-    # The foreign keys come from the locked invitation and the database enforces the check and
-    # unique constraints, so skip the queries full_clean would spend re-checking them: this is
-    # the hot path of the public page.
+    # The foreign keys come from the invitation and the database enforces the check and unique
+    # constraints, so skip the queries full_clean would spend re-checking them.
     response.full_clean(
         exclude=["invitation", "survey", "customer"],
         validate_unique=False,
@@ -396,19 +387,28 @@ def _submit_response(
         offered = {choice.moment.pk for choice in moment_choices(invitation)}
         if not moment_ids <= offered:
             raise ValidationError({"moments": "Choose among the moments shown."})
+    # The claim: one conditional UPDATE, which takes the row lock. A concurrent submit's UPDATE
+    # waits for this transaction, then finds answered_at set and claims nothing (PostgreSQL
+    # re-checks the WHERE on the committed row; SQLite runs one write transaction at a time).
+    # answered_at is written in the same transaction as the response, so a failed claim on an
+    # answered invitation means the response is there to return.
+    now = timezone.now()
+    claimed = Invitation.objects.usable().filter(pk=invitation.pk).update(answered_at=now)
+    if not claimed:
+        if Invitation.objects.filter(pk=invitation.pk, answered_at__isnull=False).exists():
+            return Response.objects.get(invitation_id=invitation.pk), False
+        raise InvitationUnavailable
     response.save(force_insert=True)
     if moment_ids:
         response.moments.set(moment_ids)
-    now = timezone.now()
-    Invitation.objects.filter(pk=invitation.pk).update(answered_at=now)
     invitation.answered_at = now
 
     def announce() -> None:
-        from surveys import tasks
-
-        if response.answer:
-            tasks.enqueue_scoring([response.pk])
         survey_answered.send(sender=Response, response_id=response.pk)
+        if moment_ids and not response.answer:  # nothing to score: note the recall now
+            from surveys import tasks
+
+            tasks.enqueue_recalls([response.pk])
 
     transaction.on_commit(announce)
     return response, True
@@ -420,9 +420,11 @@ def _submit_response(
 def score_responses(*, ids: Iterable[int]) -> dict:
     """Score the open answers with the active sentiment model (moments.sentiment), the same
     model and the same field shape as interactions. Without a model, the answers stay pending
-    for the sweep. A row is written only while pending or scored by an older version."""
+    for the sweep. A row is written only while pending or scored by an older version; once
+    each batch commits, the rows written are queued for ``make_answer_moments``."""
     from moments.sentiment.classifier import ModelUnavailable
     from moments.sentiment.loader import get_classifier
+    from surveys import tasks
 
     try:
         classifier = get_classifier()
@@ -442,8 +444,9 @@ def score_responses(*, ids: Iterable[int]) -> dict:
         scores = classifier.score([text for _, text in batch], batch_size=size)
         now = timezone.now()
         with transaction.atomic():
+            batch_written: list[int] = []
             for (pk, _), score in zip(batch, scores, strict=True):
-                written += (
+                if (
                     Response.objects.filter(pk=pk)
                     .filter(Q(scored_at__isnull=True) | Q(sentiment_model__lt=classifier.version))
                     .update(
@@ -453,8 +456,70 @@ def score_responses(*, ids: Iterable[int]) -> dict:
                         sentiment_model=classifier.version,
                         scored_at=now,
                     )
+                ):
+                    batch_written.append(pk)
+            written += len(batch_written)
+            if batch_written:  # only rows really written: a retried task queues nothing
+                transaction.on_commit(  # an answer naming no moment may become one
+                    partial(tasks.enqueue_answer_moments, batch_written)
                 )
     return {"scored": written, "unavailable": ""}
+
+
+@transaction.atomic
+def make_answer_moments(*, ids: Iterable[int]) -> dict:
+    """The scored answers among ``ids`` that have text and picked no moment become moments
+    of their own when they are emotionally charged (source: survey; the rules are in
+    moments.memory_services.detect_answer_moments), linked by ``Response.moment``.
+
+    Idempotent and safe to run twice at once: the answers' rows are locked first (in id
+    order), so a second run waits for the first, then finds the moment it linked and updates
+    that moment rather than making another. A dismissed moment stays dismissed. An answer that
+    picked a moment is about that moment and never becomes another one.
+    """
+    from moments import memory_services
+
+    rows = list(
+        Response.objects.select_for_update(of=("self",))
+        .filter(pk__in=list(ids), scored_at__isnull=False, moments__isnull=True)
+        .exclude(answer="")
+        .select_related("invitation__interaction__stage")
+        .order_by("pk")
+    )
+    answers = [
+        memory_services.Answer(
+            customer_id=row.customer_id,
+            text=row.answer,
+            score=row.sentiment_score,
+            confidence=row.sentiment_confidence,
+            answered_at=row.created_at,
+            stage=row.invitation.interaction.stage if row.invitation.interaction else None,
+            moment_id=row.moment_id,
+        )
+        for row in rows
+    ]
+    moments = memory_services.detect_answer_moments(answers=answers)
+    linked = 0
+    for row, moment in zip(rows, moments, strict=True):
+        if moment is not None and row.moment_id != moment.pk:
+            Response.objects.filter(pk=row.pk).update(moment=moment)
+            linked += 1
+    return {"moments": sum(m is not None for m in moments), "linked": linked}
+
+
+def note_recalls(*, ids: Iterable[int]) -> int:
+    """The moments the answers among ``ids`` picked ("this stood out") were recalled by the
+    customer when they answered: each is refreshed and the customer's memory recomputed
+    (moments.memory_services.note_recalled). Runs in the worker: after an answer with text is
+    scored (``tasks.make_answer_moments``), or, for one without text, in a task queued when it
+    is submitted. Idempotent: a recall is keyed by the answer's time, so an answer processed
+    twice refreshes its moments once. Returns how many moments gained a recall."""
+    from moments import memory_services
+
+    picks = Response.moments.through.objects.filter(response_id__in=list(ids)).values_list(
+        "moment_id", "response__created_at"
+    )
+    return len(memory_services.note_recalled(recalls=list(picks)))
 
 
 def pending_response_ids(*, limit: int = 1000) -> list[int]:

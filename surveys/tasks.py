@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django_q.models import Schedule
 from django_q.tasks import async_task
@@ -10,6 +12,7 @@ from surveys import services
 
 SWEEP_NAME = "surveys-sweep"
 RECALIBRATE_NAME = "surveys-recalibrate-tags"
+SCORING_NAME = "surveys-score-answers"
 
 
 def enqueue_send(invitation_id: int) -> None:
@@ -57,6 +60,50 @@ def score_responses(response_ids: list[int]) -> dict:
     return services.score_responses(ids=response_ids)
 
 
+def enqueue_answer_moments(response_ids: list[int]) -> None:
+    async_task("surveys.tasks.make_answer_moments", list(response_ids), group="memory")
+
+
+def make_answer_moments(response_ids: list[int]) -> dict:
+    """Queued after scored answers commit: those that named no moment may become one, and the
+    moments the others picked count as recalled (a transaction of its own)."""
+    result = services.make_answer_moments(ids=response_ids)
+    return {**result, "recalled": services.note_recalls(ids=response_ids)}
+
+
+def enqueue_recalls(response_ids: list[int]) -> None:
+    async_task("surveys.tasks.note_recalls", list(response_ids), group="memory")
+
+
+def note_recalls(response_ids: list[int]) -> dict:
+    """Queued when an answer without text (nothing to score) picked moments."""
+    return {"recalled": services.note_recalls(ids=response_ids)}
+
+
+SCORING_CHUNK = 256
+
+
+def score_pending() -> dict:
+    """Scheduled every SURVEY_SCORING_MINUTES: score every answer still waiting for its
+    sentiment, in chunks, oldest first. Answers are not queued one by one when submitted (that
+    insert was a third of the public page's cost), so this is how an answer gets scored: at
+    most SURVEY_SCORING_MINUTES after it was given, plus up to 30 s until django-q2's scheduler
+    looks, plus the scoring itself. Without a model the answers stay pending for the next run.
+    A run stops after most of its period, so a large backlog does not make runs overlap and
+    score the same answers twice (harmless, as score_responses writes only pending rows, but
+    wasted work)."""
+    deadline = time.monotonic() + max(30, settings.SURVEY_SCORING_MINUTES * 60 - 15)
+    scored = 0
+    while ids := services.pending_response_ids(limit=SCORING_CHUNK):
+        result = services.score_responses(ids=ids)
+        scored += result["scored"]
+        if result["unavailable"]:
+            return {"scored": scored, "unavailable": result["unavailable"]}
+        if not result["scored"] or time.monotonic() > deadline:
+            break
+    return {"scored": scored, "unavailable": ""}
+
+
 def sweep() -> dict:
     """The scheduled sweep: reminders that are due, failed sends worth retrying, and answers
     still waiting for a sentiment score (the model or a worker was down). Each email is its own
@@ -80,8 +127,17 @@ def recalibrate_tags() -> dict:
 
 
 def ensure_schedules() -> None:
-    """Idempotent: the periodic sweep and the weekly recalibration (run by
-    `manage.py setup_survey_schedules`)."""
+    """Idempotent: the scoring of pending answers, the periodic sweep and the weekly
+    recalibration (run by `manage.py setup_survey_schedules`)."""
+    Schedule.objects.update_or_create(
+        name=SCORING_NAME,
+        defaults={
+            "func": "surveys.tasks.score_pending",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": settings.SURVEY_SCORING_MINUTES,
+            "repeats": -1,
+        },
+    )
     Schedule.objects.update_or_create(
         name=RECALIBRATE_NAME,
         defaults={

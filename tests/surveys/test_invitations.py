@@ -261,7 +261,8 @@ def test_the_schedule_command_is_idempotent(db):
     assert (
         Schedule.objects.get(name=tasks.RECALIBRATE_NAME).func == "surveys.tasks.recalibrate_tags"
     )
-    assert Schedule.objects.filter(name__startswith="surveys-").count() == 2
+    assert Schedule.objects.get(name=tasks.SCORING_NAME).func == "surveys.tasks.score_pending"
+    assert Schedule.objects.filter(name__startswith="surveys-").count() == 3
 
 
 def test_the_email_offers_a_one_click_opt_out(sent):

@@ -5,10 +5,12 @@ from surveys import tasks
 
 class Command(BaseCommand):
     help = (
-        "Create or update the surveys schedules: the sweep (reminders, retries, scoring) and "
-        "the weekly tag recalibration. Idempotent."
+        "Create or update the surveys schedules: the scoring of new answers, the sweep "
+        "(reminders, retries, anything left unscored) and the weekly tag recalibration. "
+        "Idempotent."
     )
 
     def handle(self, *args, **options) -> None:
         tasks.ensure_schedules()
-        self.stdout.write(f"Schedules {tasks.SWEEP_NAME!r} and {tasks.RECALIBRATE_NAME!r} are set.")
+        names = (tasks.SCORING_NAME, tasks.SWEEP_NAME, tasks.RECALIBRATE_NAME)
+        self.stdout.write(f"Schedules {', '.join(map(repr, names))} are set.")
