@@ -6,6 +6,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from memorycrm.api import router
 from memorycrm.views import LoginView
 
+# Under /api/ an unmatched URL is a JSON 404, like every other API error.
+handler404 = "memorycrm.lib.api.page_not_found"
+
 urlpatterns = [
     path("", include("customers.urls")),
     path("", include("moments.urls")),

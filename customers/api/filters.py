@@ -10,6 +10,7 @@ from rest_framework.filters import OrderingFilter
 
 from customers.access import customers_visible_to
 from customers.models import Customer, Interaction
+from memorycrm.lib.api import IsoDateTimeFilter
 
 
 def _visible_customers(request) -> QuerySet[Customer]:
@@ -52,10 +53,10 @@ class CustomerFilter(filters.FilterSet):
     owner = filters.ModelChoiceFilter(
         queryset=get_user_model().objects.all(), label="Id of the owning user."
     )
-    created_after = filters.IsoDateTimeFilter(
+    created_after = IsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", label="Created at or after (ISO 8601)."
     )
-    created_before = filters.IsoDateTimeFilter(
+    created_before = IsoDateTimeFilter(
         field_name="created_at", lookup_expr="lte", label="Created at or before (ISO 8601)."
     )
     survey_opt_out = filters.BooleanFilter(label="The customer asked not to receive surveys.")
@@ -84,10 +85,10 @@ class InteractionFilter(filters.FilterSet):
     stage = filters.CharFilter(
         method="filter_stage", max_length=80, label="Journey stage, by id or by slug."
     )
-    occurred_after = filters.IsoDateTimeFilter(
+    occurred_after = IsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="gte", label="Occurred at or after (ISO 8601)."
     )
-    occurred_before = filters.IsoDateTimeFilter(
+    occurred_before = IsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="lte", label="Occurred at or before (ISO 8601)."
     )
     sentiment_label = filters.ChoiceFilter(

@@ -25,6 +25,7 @@ from interventions.api.serializers import (
     RuleSerializer,
 )
 from interventions.models import Alert, FollowUpTask, Intervention, Rule
+from memorycrm.lib.api import IsoDateTimeFilter
 
 
 def needs(perm: str) -> type[BasePermission]:
@@ -56,12 +57,8 @@ class RuleViewSet(MethodBeforePermissionMixin, viewsets.ModelViewSet):
 
 class InterventionFilter(django_filters.FilterSet):
     rule = django_filters.CharFilter(field_name="rule__slug")
-    scheduled_after = django_filters.IsoDateTimeFilter(
-        field_name="scheduled_for", lookup_expr="gte"
-    )
-    scheduled_before = django_filters.IsoDateTimeFilter(
-        field_name="scheduled_for", lookup_expr="lt"
-    )
+    scheduled_after = IsoDateTimeFilter(field_name="scheduled_for", lookup_expr="gte")
+    scheduled_before = IsoDateTimeFilter(field_name="scheduled_for", lookup_expr="lt")
 
     class Meta:
         model = Intervention

@@ -15,6 +15,7 @@ from rest_framework.response import Response as APIResponse
 from customers.api.filters import StableOrderingFilter
 from customers.api.views import MethodBeforePermissionMixin
 from customers.models import JourneyStage
+from memorycrm.lib.api import IdFilter, IsoDateTimeFilter
 from surveys import selectors, services
 from surveys.access import invitations_visible_to, responses_visible_to
 from surveys.api.serializers import (
@@ -36,8 +37,8 @@ class SurveyViewSet(MethodBeforePermissionMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class InvitationFilter(filters.FilterSet):
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     answered = filters.BooleanFilter(field_name="answered_at", lookup_expr="isnull", exclude=True)
 
     class Meta:
@@ -92,9 +93,9 @@ class InvitationViewSet(
 class ResponseFilter(filters.FilterSet):
     rating_min = filters.NumberFilter(field_name="rating", lookup_expr="gte")
     rating_max = filters.NumberFilter(field_name="rating", lookup_expr="lte")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    interaction = filters.NumberFilter(field_name="invitation__interaction")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    interaction = IdFilter(field_name="invitation__interaction")
     stage = filters.ModelChoiceFilter(
         field_name="invitation__interaction__stage", queryset=JourneyStage.objects.all()
     )

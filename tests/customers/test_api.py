@@ -1047,3 +1047,24 @@ def test_anonymous_gets_401_with_a_token_challenge(api_client):
     response = api_client.get("/api/v1/customers/")
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Token")
+
+
+def test_an_interaction_not_scored_yet_matches_the_schema(agent_api, customer):
+    # DRF drops allow_blank from read-only fields: the schema's enum had no "" for "pending".
+    interaction = InteractionFactory(customer=customer)
+    assert agent_api.get(interaction_url(interaction.pk)).json()["sentiment_label"] == ""
+    schemas = agent_api.get("/api/schema/?format=json").json()["components"]["schemas"]
+    label = schemas["Interaction"]["properties"]["sentiment_label"]
+    assert {"$ref": "#/components/schemas/BlankEnum"} in label["oneOf"]
+
+
+def test_occurred_after_with_an_offset_postgresql_refuses_compares_in_utc(agent_api, customer):
+    # +17:00 is past PostgreSQL's ±15:59: it was a 500 there; the filter moves it to UTC.
+    at = timezone.now().replace(microsecond=0) - timedelta(days=1)
+    InteractionFactory(customer=customer, occurred_at=at)
+    just_before = (at - timedelta(minutes=1)).astimezone(timezone.get_fixed_timezone(17 * 60))
+    just_after = (at + timedelta(minutes=1)).astimezone(timezone.get_fixed_timezone(17 * 60))
+    found = agent_api.get(INTERACTIONS, {"occurred_after": just_before.isoformat()})
+    assert found.status_code == 200 and len(found.json()["results"]) == 1
+    none = agent_api.get(INTERACTIONS, {"occurred_after": just_after.isoformat()})
+    assert none.status_code == 200 and none.json()["results"] == []

@@ -185,3 +185,36 @@ def test_creating_an_invitation_needs_the_permission(api_client, no_role_user, s
     )
     assert page.status_code == 403
     assert not Invitation.objects.exists()
+
+
+def test_responses_filter_by_interaction_takes_only_an_id(agent_api):
+    # A NumberFilter took 1.5 for interaction 1, and an id past 64 bits was a 500 on SQLite.
+    for value in ("1.5", str(2**64)):
+        response = agent_api.get(RESPONSES, {"interaction": value})
+        assert response.status_code == 400 and "interaction" in response.json()
+
+
+def test_the_schema_allows_what_invitations_and_responses_hold(agent_api, survey, customer):
+    # An answer to an invitation without an interaction, not scored yet: the schema said
+    # interaction was an integer and the label one of three words; the API answers null and "".
+    response = answered(survey, customer, 4)
+    body = agent_api.get(f"{RESPONSES}{response.pk}/").json()
+    assert body["interaction"] is None and body["sentiment_label"] == ""
+    invitation = agent_api.get(f"{INVITATIONS}{response.invitation_id}/").json()
+    assert invitation["skipped_reason"] == ""
+    schemas = agent_api.get("/api/schema/?format=json").json()["components"]["schemas"]
+    blank = {"$ref": "#/components/schemas/BlankEnum"}
+    assert schemas["Response"]["properties"]["interaction"]["nullable"] is True
+    assert blank in schemas["Response"]["properties"]["sentiment_label"]["oneOf"]
+    assert blank in schemas["Invitation"]["properties"]["skipped_reason"]["oneOf"]
+
+
+def test_the_report_takes_the_first_and_last_calendar_days(
+    manager_api, manager_client, survey, customer
+):
+    answered(survey, customer, 4, "fine")
+    bounds = {"since": "0001-01-01", "until": "9999-12-31"}
+    response = manager_api.get(REPORT, bounds)
+    assert response.status_code == 200
+    assert response.json()["answered"] == 1
+    assert manager_client.get("/surveys/report/", bounds).status_code == 200
