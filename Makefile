@@ -52,6 +52,7 @@ bench: install
 	nice $(BIN)/python bench/dashboard.py
 	nice $(BIN)/python bench/survey.py
 	nice $(BIN)/python bench/interventions.py
+	nice $(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) var

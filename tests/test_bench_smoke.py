@@ -2,7 +2,8 @@
 
 They run as `make bench` runs them: separate processes, on throw-away databases of their own (on
 DATABASE_URL's server when it is set, else temporary SQLite files). Both start at once, to keep
-the suite fast. PASS/FAIL is not checked: timings at these sizes mean nothing.
+the suite fast. PASS/FAIL is not checked: timings at these sizes mean nothing. The load bench is
+the exception: its RESULT counts errors and lost writes, which mean something at any size.
 """
 
 import os
@@ -12,6 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.moments.conftest import trained_model_path  # noqa: F401 (the load bench's model)
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHES = {"timeline": "1.3", "search": "2.0"}  # name: target
@@ -46,3 +49,21 @@ def test_bench_runs_and_ends_with_one_result_line(bench_processes, bench):
     assert [line for line in lines if line.startswith("RESULT")] == lines[-1:]
     target = re.escape(BENCHES[bench])
     assert re.fullmatch(rf"RESULT {bench} ratio=\d+\.\d\d target<={target} (PASS|FAIL)", lines[-1])
+
+
+@pytest.mark.cluster
+def test_load_bench_runs_without_errors(trained_model_path):  # noqa: F811
+    # Gunicorn, a django-q2 cluster with the test model and the load generator, for seconds.
+    process = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "load.py"), "--quick", "--model", trained_model_path],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+    lines = process.stdout.strip().splitlines()
+    assert [line for line in lines if line.startswith("RESULT")] == lines[-1:], process.stderr
+    assert lines[-1] == "RESULT load errors=0 target<=0 PASS", process.stdout
+    assert process.returncode == 0
