@@ -1,0 +1,330 @@
+"""The whole journey in a real Chromium, with a real django-q2 cluster doing the work.
+
+An admin teaches the taxonomy that "turned it around" means an escalation recovery and a manager
+switches on the milestone thank-you (both off by default); an agent logs an angry complaint; the
+worker (`manage.py qcluster`, a subprocess on the test database, with the real sentiment model)
+scores it and detects the moment; the manager sees the frustration alert; the agent logs the
+recovery call, which becomes a positive "Escalation recovery" moment, and the thank-you email is
+scheduled for the customer's next 09:00; the agent asks what stood out; the customer opens the
+link from the email on a phone, without logging in, answers and picks the moment; the customer
+page then shows the recalled moment and the memory balance.
+
+Emails are sent by the worker process, so they are not in this process's `mail.outbox`: the
+worker uses Django's file backend (tests/interventions/cluster_settings.py) and the test reads
+the survey link out of the message the customer received.
+
+Each step leaves a screenshot in var/screenshots/journey-NN-<step>.png (a CI artefact).
+"""
+
+from __future__ import annotations
+
+import email
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, timedelta
+from email import policy
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from customers.models import Interaction
+from interventions.models import Intervention
+from moments.models import CustomerMemory, Moment
+from surveys.models import Response
+from tests.browser.helpers import (
+    SCREENSHOTS,
+    login,
+    new_page,
+    reload_until,
+    screenshot,
+    watch_responses,
+)
+from tests.factories import CustomerFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(settings.BASE_DIR)
+WAIT = 60  # seconds: the longest any one step may wait for the worker
+COMPLAINT = (
+    "Order lost, furious",
+    "This is unacceptable. I am furious, the order is lost and nobody answers!",
+)
+RECOVERY = (
+    "Replacement delivered",
+    "Great job, excellent and friendly: you turned it around in one call.",
+)
+
+
+def database_url() -> str:
+    """The test database as a URL the worker process can open (a file for SQLite)."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = (db["USER"] or "") + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    return f"postgres://{auth}@{host}/{db['NAME']}"
+
+
+class Cluster:
+    def __init__(self, process: subprocess.Popen, log: Path, mail_dir: Path) -> None:
+        self.process, self.log, self.mail_dir = process, log, mail_dir
+
+    def tail(self) -> str:
+        return self.log.read_text()[-3000:]
+
+    def emails(self) -> list[email.message.EmailMessage]:
+        """Every message the worker sent (the file backend ends each with a line of dashes)."""
+        found = []
+        for path in sorted(self.mail_dir.iterdir()):
+            for chunk in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n"):
+                if chunk.strip():
+                    found.append(email.message_from_bytes(chunk, policy=policy.default))
+        return found
+
+    def wait_for_email(self, to: str, subject: str) -> email.message.EmailMessage:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.tail()
+            for message in self.emails():
+                if message["To"] == to and subject in message["Subject"]:
+                    return message
+            time.sleep(0.2)
+        raise AssertionError(f"no email {subject!r} to {to}: {self.tail()}")
+
+
+@pytest.fixture
+def cluster(live_server, sentiment_model, tmp_path):
+    """`manage.py qcluster` on the test database: one worker, the test model, a file mailbox,
+    links pointing at the live server."""
+    mail_dir = tmp_path / "mail"
+    mail_dir.mkdir()
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "tests.interventions.cluster_settings",
+        "TEST_EMAIL_FILE_PATH": str(mail_dir),
+        "DATABASE_URL": database_url(),
+        "SECRET_KEY": settings.SECRET_KEY,  # tasks are signed with it
+        "DEBUG": "1",
+        "MEMORYCRM_DATA_DIR": str(settings.DATA_DIR),
+        "SENTIMENT_CACHE_DIR": str(settings.SENTIMENT_CACHE_DIR),
+        "SURVEY_BASE_URL": live_server.url,
+        "INTERVENTIONS_SITE_URL": live_server.url,
+        "Q_WORKERS": "1",
+        "Q_POLL": "0.2",
+        "LOG_LEVEL": "WARNING",
+    }
+    log = tmp_path / "qcluster.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield Cluster(process, log, mail_dir)
+        finally:
+            # Stopped before pytest-django empties the tables the worker is connected to. The
+            # cluster stops its own processes on SIGTERM (a few seconds); a SIGTERM sent to
+            # all of them at once leaves it waiting for ever.
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+def log_interaction(page, *, subject: str, body: str, channel: str, direction: str) -> int:
+    """Fill and send the customer page's form; the new item appears on top of the timeline."""
+    page.select_option("#id_channel", channel)
+    page.select_option("#id_direction", direction)
+    page.select_option("#id_stage", label="Complaint")
+    page.fill("#id_subject", subject)
+    page.fill("#id_body", body)
+    page.click("#interaction-form button[type=submit]")
+    first = page.locator("#timeline li.interaction").first
+    expect(first).to_contain_text(subject)
+    return int(first.get_attribute("id").removeprefix("interaction-"))
+
+
+def balance_shown(page) -> float:
+    return float(page.locator("#memory-panel .memory-balance strong").inner_text())
+
+
+def test_the_whole_journey(
+    browser,
+    page,
+    phone_page,
+    page_errors,
+    live_server,
+    cluster,
+    contexts,
+    agent,
+    manager,
+    admin_user,
+):
+    # The thank-you goes out at the next 09:00 in the customer's time zone; keep clear of the
+    # hour before it, when the row could already be due by the time the manager looks.
+    zone = "Asia/Tokyo" if time.gmtime().tm_hour == 8 else "UTC"
+    customer = CustomerFactory(
+        name="Grace Hopper", email="grace@example.com", owner=agent, timezone=zone
+    )
+    customer_url = f"{live_server.url}{customer.get_absolute_url()}"
+    for p in (page, phone_page):
+        watch_responses(p, page_errors)
+    for old in SCREENSHOTS.glob("journey-*.png"):
+        old.unlink()
+    step = iter(range(1, 100))
+
+    def shot(p, name: str) -> None:
+        screenshot(p, f"journey-{next(step):02d}-{name}")
+
+    # An admin teaches the taxonomy a phrase for "Escalation recovery" (Django admin).
+    admin = new_page(browser, page_errors)
+    contexts.append(admin)
+    login(admin, live_server, "admin")
+    admin.goto(f"{live_server.url}/admin/moments/tagrule/add/")
+    admin.fill("#id_name", "Recovery words")
+    admin.select_option("#id_tag", label="Escalation recovery")
+    admin.fill("#id_phrases", "turned it around\nmade it right")
+    admin.click("input[name=_save]")
+    expect(admin.locator(".messagelist")).to_contain_text("Recovery words")
+    shot(admin, "admin-adds-tag-rule")
+
+    # A manager switches on the milestone thank-you rule (off by default).
+    boss = new_page(browser, page_errors)
+    contexts.append(boss)
+    login(boss, live_server, "manager")
+    quiet = boss.locator("#alert-badge")
+    expect(quiet).to_have_text("0")
+    assert quiet.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(208, 213, 221)"
+    boss.click("nav >> text=Rules")
+    row = boss.locator("tr", has_text="Milestone thank-you")
+    row.get_by_role("button", name="Enable").click()
+    expect(row).to_contain_text("Active")
+    shot(boss, "manager-enables-thank-you")
+
+    # The agent logs an angry complaint (it happened two hours ago, on the phone).
+    login(page, live_server, "agent")
+    page.goto(customer_url)
+    two_hours_ago = timezone.localtime() - timedelta(hours=2)
+    page.fill("#id_occurred_at", two_hours_ago.strftime("%Y-%m-%dT%H:%M"))
+    complaint = log_interaction(
+        page, subject=COMPLAINT[0], body=COMPLAINT[1], channel="call", direction="inbound"
+    )
+    expect(page.locator(f"#sentiment-{complaint}")).to_contain_text("sentiment pending")
+    shot(page, "agent-logs-complaint")
+
+    # The worker scores it: the pending badge polls until the sentiment appears, no reload.
+    expect(page.locator(f"#sentiment-{complaint} .sentiment-negative")).to_be_visible(
+        timeout=WAIT * 1000
+    )
+    shot(page, "sentiment-appears")
+
+    # … and detects the moment: a negative one, in the marker and the memory panel.
+    reload_until(page, f"#moment-marker-{complaint}", "★ Moment · negative", timeout=WAIT)
+    expect(page.locator("#memory-panel .memory-top")).to_contain_text(COMPLAINT[0])
+    after_complaint = balance_shown(page)
+    assert after_complaint < 0
+    shot(page, "moment-detected")
+
+    # The manager sees the frustration alert (the header badge polls; the inbox lists it).
+    boss.goto(f"{live_server.url}/customers/")
+    reload_until(boss, "#alert-badge", "1", timeout=WAIT)
+    expect(boss.locator("#alert-badge")).not_to_have_class(re.compile("badge-zero"))
+    boss.click("nav >> text=Alerts")
+    alert = boss.locator("ul.alerts li.alert").first
+    expect(alert).to_contain_text("Frustrated customer: Grace Hopper (Complaint)")
+    expect(alert).to_have_class(re.compile(r"\burgent\b"))
+    alert.locator("summary").click()
+    expect(alert.locator(".why")).to_contain_text("sentiment_label eq negative — was negative")
+    cluster.wait_for_email("manager@example.com", "Frustrated customer: Grace Hopper")
+    shot(boss, "manager-sees-frustration-alert")
+
+    # The agent calls back and logs the recovery; the worker scores it positive and the tag
+    # rule makes it an "Escalation recovery" moment.
+    page.goto(customer_url)
+    recovery = log_interaction(
+        page, subject=RECOVERY[0], body=RECOVERY[1], channel="call", direction="outbound"
+    )
+    shot(page, "agent-logs-recovery-call")
+    marker = f"#moment-marker-{recovery}"
+    reload_until(page, marker, "★ Moment · positive", timeout=WAIT)
+    expect(page.locator(f"#sentiment-{recovery} .sentiment-positive")).to_be_visible()
+    expect(page.locator(f"{marker} .moment-tag")).to_contain_text("Escalation recovery")
+    after_recovery = balance_shown(page)
+    assert after_recovery > after_complaint
+    shot(page, "recovery-moment-detected")
+
+    # The thank-you email is scheduled for the customer's next 09:00.
+    boss.goto(f"{live_server.url}/interventions/?tab=scheduled")
+    reload_until(boss, "#intervention-queue tbody", "Milestone thank-you", timeout=WAIT)
+    scheduled = boss.locator("#intervention-queue tbody tr", has_text="Milestone thank-you")
+    expect(scheduled).to_contain_text("Grace Hopper")
+    expect(scheduled).to_contain_text("Scheduled")
+    scheduled.locator("summary").click()
+    expect(scheduled).to_contain_text("moment_tags contains_any")
+    thank_you = Intervention.objects.get(rule__slug="milestone-thank-you")
+    expect(scheduled.locator("time")).to_have_text(
+        thank_you.scheduled_for.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    )
+    local = thank_you.scheduled_for.astimezone(ZoneInfo(zone))
+    assert (local.hour, local.minute) == (9, 0)
+    shot(boss, "thank-you-email-scheduled")
+
+    # The agent asks the customer what stood out; the worker sends the survey email.
+    page.goto(customer_url)
+    invite = page.locator(f"#survey-invite-{recovery}")
+    invite.get_by_role("button", name="Ask what stood out").click()
+    expect(invite).to_contain_text("Survey sending…")
+    message = cluster.wait_for_email("grace@example.com", "What stood out for you?")
+    reload_until(page, f"#survey-invite-{recovery}", "Survey sent", timeout=WAIT)
+    shot(page, "survey-sent")
+
+    # The customer opens the link from the email on a phone, without logging in.
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    link = re.search(r"http://\S+/s/[A-Za-z0-9_-]{43}/", body).group(0)
+    assert link.startswith(live_server.url)
+    phone_page.goto(link)
+    expect(phone_page.locator("legend").first).to_have_text(
+        "How satisfied were you with this experience?"
+    )
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(phone_page, "customer-opens-link")
+    phone_page.locator(".scale label").nth(4).tap()  # 5 of 5
+    phone_page.get_by_label(re.compile(RECOVERY[0])).check()
+    phone_page.fill("textarea", "The call back: you turned it around the same day.")
+    shot(phone_page, "customer-answers")
+    phone_page.get_by_role("button", name="Send my answer").click()
+    expect(phone_page.locator("h1")).to_have_text("Thank you!")
+    shot(phone_page, "customer-thanked")
+
+    # The customer page shows what stood out for the customer, and the memory balance.
+    recovery_moment = Moment.objects.get(interaction_id=recovery)
+    assert list(Response.objects.get().moments.all()) == [recovery_moment]
+    page.goto(customer_url)
+    answers = page.locator("#survey-answers")
+    expect(answers).to_contain_text("Stood out for the customer: Replacement delivered")
+    expect(answers).to_contain_text("you turned it around the same day")
+    memory = CustomerMemory.objects.get(customer=customer)
+    assert balance_shown(page) == round(memory.balance, 2)
+    expect(page.locator("#memory-panel .memory-top")).to_contain_text(RECOVERY[0])
+    expect(page.locator("#memory-panel .memory-top")).to_contain_text(COMPLAINT[0])
+    shot(page, "customer-page-recalled-moment")
+
+    assert Interaction.objects.get(pk=complaint).sentiment_label == "negative"
+    thank_you.refresh_from_db()
+    assert thank_you.status == Intervention.Status.SCHEDULED
+    assert cluster.process.poll() is None, cluster.tail()
+    assert page_errors == []
