@@ -42,12 +42,18 @@ def _has_rules_key(event: str) -> str:
     return f"interventions:has-rules:{event}"
 
 
-def has_rules(event: str) -> bool:
-    """Whether an active rule listens to `event`. Asked on every write that announces an event
-    (every survey answer on the public page), so the answer is cached; saving or deleting a
-    rule drops it (`forget_rules`, from interventions.receivers). With the default per-process
-    cache, the other web processes see a rule change within RULES_CACHE_SECONDS; with a shared
-    cache (CACHE_URL) at once."""
+def has_rules(event: str, *, cached: bool = False) -> bool:
+    """Whether an active rule listens to `event`.
+
+    ``cached=True`` is for the hot public path (every survey answer): the answer is kept for
+    RULES_CACHE_SECONDS and dropped when a rule is saved or deleted (`forget_rules`, from
+    interventions.receivers). With the default per-process cache, other processes see a rule
+    change within RULES_CACHE_SECONDS; with a shared cache (CACHE_URL) at once. Everywhere
+    else (workers above all) the answer is read fresh: an event skipped on a stale "no rule"
+    would be lost, not delayed.
+    """
+    if not cached:
+        return Rule.objects.active().filter(event=event).exists()
     key = _has_rules_key(event)
     listening = cache.get(key)
     if listening is None:

@@ -44,7 +44,7 @@ def on_moment_tagged(sender, moment_id: int, tags: list[str], **kwargs) -> None:
 
 @receiver(survey_answered, dispatch_uid="interventions.survey_answered")
 def on_survey_answered(sender, response_id: int, **kwargs) -> None:
-    if engine.has_rules(cond.SURVEY_ANSWERED):
+    if engine.has_rules(cond.SURVEY_ANSWERED, cached=True):  # on the public answer path
         tasks.enqueue_fire(cond.SURVEY_ANSWERED, "surveys.Response", [response_id])
 
 

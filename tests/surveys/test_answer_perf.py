@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 from django_q.models import OrmQ
 
+from interventions import engine
 from interventions.models import Rule
 from interventions.services import set_rule_active
 from surveys import services
@@ -162,3 +163,15 @@ def test_an_answered_link_past_its_expiry_still_finds_its_answer(invite):
     )
     response, created = services.submit_response(invitation=invitation, rating=1, answer="again")
     assert (response.answer, created) == ("in time", False)
+
+
+def test_only_the_public_answer_path_trusts_the_cached_answer(db):
+    """Another process may have cached "no rule" just before a rule was switched on: the
+    workers' checks read the rules fresh, so their events are not dropped."""
+    from django.core.cache import cache
+
+    cache.set(engine._has_rules_key("survey.answered"), False, 60)  # stale, as elsewhere
+    low_rating_rule()
+    cache.set(engine._has_rules_key("survey.answered"), False, 60)
+    assert engine.has_rules("survey.answered") is True
+    assert engine.has_rules("survey.answered", cached=True) is False
