@@ -3,9 +3,13 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from interventions.models import Alert, FollowUpTask, Intervention, Rule
+from memorycrm.audit.masking import REDACTED, names_a_secret, redact
 
 
 class RuleSerializer(serializers.ModelSerializer):
+    """A webhook rule's signing secret is write-only: answers show it as "***", and sending
+    "***" back (a client echoing what it read) keeps the stored secret."""
+
     class Meta:
         model = Rule
         fields = [
@@ -27,6 +31,20 @@ class RuleSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+    def to_representation(self, instance: Rule) -> dict:
+        data = super().to_representation(instance)
+        data["action_config"] = redact(data["action_config"])
+        return data
+
+    def validate_action_config(self, value):
+        stored = self.instance.action_config if self.instance else {}
+        if isinstance(value, dict) and isinstance(stored, dict):
+            value = {
+                key: stored.get(key) if item == REDACTED and names_a_secret(key) else item
+                for key, item in value.items()
+            }
+        return value
 
 
 class InterventionSerializer(serializers.ModelSerializer):

@@ -13,15 +13,19 @@ def redact_secrets(value: str) -> str:
         data = json.loads(value)
     except (TypeError, ValueError):
         return REDACTED
-    return json.dumps(_redact(data), sort_keys=True)
+    return json.dumps(redact(data), sort_keys=True)
 
 
-def _redact(data):
+def redact(data):
+    """`data` (JSON-like) with the value of every key that names a secret replaced by REDACTED."""
     if isinstance(data, dict):
         return {
-            key: REDACTED if "secret" in str(key).lower() else _redact(item)
-            for key, item in data.items()
+            key: REDACTED if names_a_secret(key) else redact(item) for key, item in data.items()
         }
     if isinstance(data, list):
-        return [_redact(item) for item in data]
+        return [redact(item) for item in data]
     return data
+
+
+def names_a_secret(key) -> bool:
+    return "secret" in str(key).lower()

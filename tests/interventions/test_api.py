@@ -64,6 +64,32 @@ def test_admins_write_rules_and_the_condition_language_is_validated(admin_user):
     assert Rule.objects.get(slug="bad").conditions == good["conditions"]
 
 
+def test_a_webhook_secret_is_write_only(admin_user, manager_api):
+    client = api_as(admin_user)
+    rule = {
+        "name": "Hook",
+        "slug": "hook",
+        "event": "interaction.scored",
+        "conditions": [],
+        "action": "webhook",
+        "action_config": {"url": "https://hooks.example.com/crm", "secret": "s3cr3t-value"},
+    }
+    response = client.post("/api/v1/rules/", rule, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["action_config"]["secret"] == "***"
+    pk = response.json()["id"]
+    read = manager_api.get(f"/api/v1/rules/{pk}/").json()
+    assert "s3cr3t-value" not in str(read)
+    echoed = client.patch(
+        f"/api/v1/rules/{pk}/", {"action_config": read["action_config"]}, format="json"
+    )
+    assert echoed.status_code == 200, echoed.json()
+    assert Rule.objects.get(pk=pk).action_config["secret"] == "s3cr3t-value"
+    changed = {"url": "https://hooks.example.com/crm", "secret": "new-value"}
+    client.patch(f"/api/v1/rules/{pk}/", {"action_config": changed}, format="json")
+    assert Rule.objects.get(pk=pk).action_config["secret"] == "new-value"
+
+
 def test_interventions_list_and_filter(manager_api, intervention):
     response = manager_api.get("/api/v1/interventions/?status=scheduled&rule=frustration-alert")
     [row] = response.json()["results"]
