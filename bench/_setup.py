@@ -15,10 +15,12 @@ from __future__ import annotations
 import atexit
 import copy
 import gc
+import http.client
 import os
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -284,3 +286,58 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
 
 def result_line(name: str, metric: str, value: float, target: float, ok: bool) -> str:
     return f"RESULT {name} {metric}={value:.2f} target<={target:.1f} {'PASS' if ok else 'FAIL'}"
+
+
+def start_gunicorn(
+    app: str, *, host: str, port: int, workers: int, threads: int, env: dict, ready_path: str, log
+) -> subprocess.Popen:
+    """gunicorn (gthread) serving `app` ("module:application", a bench module) on `port`,
+    once `ready_path` answers 200. Its output goes to the file `log`: a pipe nobody reads
+    fills up and blocks the workers as soon as they log errors."""
+    env = (
+        os.environ
+        | env
+        | {
+            # The project first, bench/ last: bench/interventions.py must not shadow the app.
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).resolve().parent)]),
+        }
+    )
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--chdir",
+            str(ROOT),
+            "--bind",
+            f"{host}:{port}",
+            "--worker-class",
+            "gthread",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--log-level",
+            "warning",
+            app,
+        ],
+        cwd=ROOT,  # `python -m` puts the working directory first on sys.path
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection(host, port, timeout=2)
+            conn.request("GET", ready_path)
+            if conn.getresponse().status == 200:
+                conn.close()
+                return server
+        except OSError:
+            time.sleep(0.2)
+        if server.poll() is not None:
+            log.seek(0)
+            raise SystemExit(f"gunicorn did not start:\n{log.read().decode()[-3000:]}")
+    server.kill()
+    raise SystemExit("gunicorn did not answer within 60 s")

@@ -62,6 +62,7 @@ else:
     import socket
     import subprocess
     import sys
+    import tempfile
     import threading
     import time
     from collections import Counter
@@ -176,52 +177,21 @@ def seed(args, answers: int) -> dict:
 # --- Processes --------------------------------------------------------------------------------
 
 
-def start_server(port: int, args) -> subprocess.Popen:
-    env = os.environ | {
+def start_server(port: int, args, log) -> subprocess.Popen:
+    env = {
         "LOAD_BENCH_SERVER": "1",
         "SURVEY_RATE_LIMIT_PER_MINUTE": "0",  # one client IP for everything: no per-IP budget
-        # The project first, bench/ last: bench/interventions.py must not shadow the app.
-        "PYTHONPATH": os.pathsep.join([str(_setup.ROOT), str(Path(__file__).resolve().parent)]),
     }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--chdir",
-            str(_setup.ROOT),
-            "--bind",
-            f"{HOST}:{port}",
-            "--worker-class",
-            "gthread",
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-            "--log-level",
-            "warning",
-            "load:application",
-        ],
+    return _setup.start_gunicorn(
+        "load:application",
+        host=HOST,
+        port=port,
+        workers=args.workers,
+        threads=args.threads,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        ready_path="/accounts/login/",
+        log=log,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection(HOST, port, timeout=2)
-            conn.request("GET", "/accounts/login/")
-            if conn.getresponse().status == 200:
-                conn.close()
-                return server
-        except OSError:
-            pass
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn did not start:\n{server.stderr.read()}")
-        time.sleep(0.2)
-    server.kill()
-    raise SystemExit("gunicorn did not answer within 60 s")
 
 
 def start_cluster(args) -> subprocess.Popen:
@@ -463,25 +433,26 @@ def main(argv: list[str] | None = None) -> int:
 
     connections.close_all()
 
-    port = free_port()
-    server = start_server(port, args)
-    cluster = start_cluster(args)
-    try:
-        # Warm-up, not timed: the worker loads the model (one write, scored), and the web
-        # workers import and render every path once.
-        run_load(port, data | {"tokens": data["tokens"][:4]}, MIX, 2.0, 2)
-        warm, _ = drain(600)
-        if warm is None:
-            raise SystemExit("bench: the worker scored nothing within 600 s (model?)")
-        data["tokens"] = data["tokens"][4:]
-        base_s, baseline = run_load(
-            port, data, (("read", 1),), max(5.0, args.duration / 5), args.connections
-        )
-        load_s, results = run_load(port, data, MIX, args.duration, args.connections)
-        drained, pending_at_stop = drain(args.drain_timeout)
-    finally:
-        stop(server)
-        stop(cluster, group=True)
+    with tempfile.TemporaryFile() as server_log:  # gunicorn's output
+        port = free_port()
+        server = start_server(port, args, server_log)
+        cluster = start_cluster(args)
+        try:
+            # Warm-up, not timed: the worker loads the model (one write, scored), and the web
+            # workers import and render every path once.
+            run_load(port, data | {"tokens": data["tokens"][:4]}, MIX, 2.0, 2)
+            warm, _ = drain(600)
+            if warm is None:
+                raise SystemExit("bench: the worker scored nothing within 600 s (model?)")
+            data["tokens"] = data["tokens"][4:]
+            base_s, baseline = run_load(
+                port, data, (("read", 1),), max(5.0, args.duration / 5), args.connections
+            )
+            load_s, results = run_load(port, data, MIX, args.duration, args.connections)
+            drained, pending_at_stop = drain(args.drain_timeout)
+        finally:
+            stop(server)
+            stop(cluster, group=True)
 
     connections.close_all()
     base = summarize(baseline, base_s)["read"]

@@ -82,7 +82,6 @@ else:
     import time
     from collections import Counter
     from multiprocessing import Process, Queue
-    from pathlib import Path
     from urllib.parse import urlencode
 
     import _setup
@@ -138,54 +137,20 @@ def seed(n: int) -> list[str]:
 
 
 def start_server(port: int, args, log) -> subprocess.Popen:
-    """gunicorn on `port`; its own output goes to the file `log` (a pipe nobody reads would
-    fill up and block the workers as soon as they log errors)."""
-    env = os.environ.copy()
-    env.update(
-        SURVEY_BENCH_SERVER="1",
-        SURVEY_RATE_LIMIT_PER_MINUTE=str(RATE_LIMIT),
-        # The project first, bench/ last: bench/interventions.py must not shadow the app.
-        PYTHONPATH=os.pathsep.join([str(_setup.ROOT), str(Path(__file__).resolve().parent)]),
-    )
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--chdir",
-            str(_setup.ROOT),
-            "--bind",
-            f"{HOST}:{port}",
-            "--worker-class",
-            "gthread",
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
-            "--log-level",
-            "warning",
-            "survey:application",
-        ],
-        cwd=_setup.ROOT,  # `python -m` puts the working directory first on sys.path
+    env = {
+        "SURVEY_BENCH_SERVER": "1",
+        "SURVEY_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT),
+    }
+    return _setup.start_gunicorn(
+        "survey:application",
+        host=HOST,
+        port=port,
+        workers=args.workers,
+        threads=args.threads,
         env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        ready_path="/bench/bare/",
+        log=log,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection(HOST, port, timeout=2)
-            conn.request("GET", "/bench/bare/")
-            if conn.getresponse().status == 200:
-                conn.close()
-                return server
-        except OSError:
-            time.sleep(0.2)
-        if server.poll() is not None:
-            log.seek(0)
-            raise SystemExit(f"gunicorn did not start:\n{log.read().decode()[-3000:]}")
-    server.kill()
-    raise SystemExit("gunicorn did not answer within 60 s")
 
 
 # --- Python load generator --------------------------------------------------------------------
