@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from customers import privacy
+from customers import privacy, services
 from customers.models import Customer, ImportJob, Interaction, JourneyStage
 
 
@@ -29,6 +29,15 @@ class CustomerAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at", "updated_at"]
     show_full_result_count = False
     actions = ["export_personal_data", "erase"]
+
+    # Django admin's own delete (the page and the bulk action) erases too, as the API does
+    # (customers.services.delete_customer), each customer with its own audit entry.
+    def delete_model(self, request: HttpRequest, obj: Customer) -> None:
+        services.delete_customer(customer=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for customer in queryset.order_by("pk"):
+            services.delete_customer(customer=customer, actor=request.user)
 
     @admin.action(
         description="Export everything about the selected customers as JSON (GDPR)",

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from customers import privacy
 from customers.models import Customer, Interaction, JourneyStage
 from customers.signals import interactions_logged
 
@@ -80,8 +81,11 @@ def update_customer(*, customer: Customer, **changes: object) -> Customer:
 
 
 @transaction.atomic
-def delete_customer(*, customer: Customer) -> None:
-    customer.delete()
+def delete_customer(*, customer: Customer, actor: AbstractBaseUser | None = None) -> None:
+    """Deleting a customer is erasing them (customers.privacy): every app's rows, their rows in
+    stored CSV imports and admin history go too, in one transaction, with an audit entry
+    naming `actor`. A plain cascade would leave their name and email in those places."""
+    privacy.erase_customer(customer=customer, actor=actor)
 
 
 @transaction.atomic

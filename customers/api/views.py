@@ -127,7 +127,7 @@ class CustomerViewSet(MethodBeforePermissionMixin, viewsets.ModelViewSet):
         )
 
     def perform_destroy(self, instance: Customer) -> None:
-        services.delete_customer(customer=instance)
+        services.delete_customer(customer=instance, actor=self.request.user)
 
     @extend_schema(
         summary="Export everything about a customer as JSON (GDPR; managers and admins)",

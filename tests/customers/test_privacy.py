@@ -453,3 +453,34 @@ def test_admin_erase_action_is_not_offered_to_managers(client, zeb):
         reverse(CHANGELIST), {"action": "erase", "_selected_action": [zeb.pk], "post": "yes"}
     )
     assert Customer.objects.filter(pk=zeb.pk).exists()
+
+
+# --- Deleting is erasing ----------------------------------------------------------------------
+
+
+def test_api_delete_by_a_manager_erases_everything_and_is_audited(manager_api, manager, zeb):
+    # A plain cascade used to leave the customer in stored CSV imports and admin history.
+    customer_id = zeb.pk
+    response = manager_api.delete(f"/api/v1/customers/{customer_id}/")
+    assert response.status_code == 204
+    assert tables_mentioning(*MARKERS) == set()
+    assert set(rows_of(customer_id).values()) == {0}
+    entry = LogEntry.objects.get(object_id=customer_id, action=LogEntry.Action.DELETE)
+    assert entry.actor == manager
+    assert entry.additional_data["erased"]["import_rows"] == 1
+
+
+def test_admin_delete_page_and_bulk_delete_erase(client, admin_user, zeb, other):
+    other_customer, _ = other
+    client.force_login(admin_user)
+    page = reverse("admin:customers_customer_delete", args=[zeb.pk])
+    assert client.post(page, {"post": "yes"}).status_code == 302
+    assert tables_mentioning(*MARKERS) == set()
+    bulk = client.post(
+        reverse(CHANGELIST),
+        {"action": "delete_selected", "_selected_action": [other_customer.pk], "post": "yes"},
+    )
+    assert bulk.status_code == 302
+    assert not Customer.objects.exists()
+    erased = LogEntry.objects.filter(action=LogEntry.Action.DELETE, actor=admin_user)
+    assert set(erased.values_list("object_id", flat=True)) == {zeb.pk, other_customer.pk}
