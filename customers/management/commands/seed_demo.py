@@ -16,10 +16,11 @@ from customers import services
 from customers.models import Customer, Interaction, JourneyStage
 
 DEMO_USERS = [
-    # username, password, role, staff/superuser
-    ("agent", "memorycrm-agent", "Agent", False),
-    ("manager", "memorycrm-manager", "Manager", False),
-    ("admin", "memorycrm-admin", "Admin", True),
+    # username, password, role, staff (may open Django admin: the manager reads the audit log
+    # there), superuser
+    ("agent", "memorycrm-agent", "Agent", False, False),
+    ("manager", "memorycrm-manager", "Manager", True, False),
+    ("admin", "memorycrm-admin", "Admin", True, True),
 ]
 
 CUSTOMERS = [
@@ -99,24 +100,28 @@ class Command(BaseCommand):
             created = self._customers(owner=users["agent"])
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} new interactions)."))
         self.stdout.write("Demo logins:")
-        for username, password, role, _ in DEMO_USERS:
+        for username, password, role, *_ in DEMO_USERS:
             self.stdout.write(f"  {role:<8} {username} / {password}")
 
     def _users(self) -> dict:
         User = get_user_model()
         users = {}
-        for username, password, role, is_admin in DEMO_USERS:
+        for username, password, role, is_staff, is_superuser in DEMO_USERS:
             user, created = User.objects.get_or_create(
                 username=username,
                 defaults={
                     "email": f"{username}@memorycrm.example",
-                    "is_staff": is_admin,
-                    "is_superuser": is_admin,
+                    "is_staff": is_staff,
+                    "is_superuser": is_superuser,
                 },
             )
             if created:
                 user.set_password(password)
                 user.save()
+            elif (user.is_staff, user.is_superuser) != (is_staff, is_superuser):
+                # A demo database seeded before the manager became staff catches up.
+                user.is_staff, user.is_superuser = is_staff, is_superuser
+                user.save(update_fields=["is_staff", "is_superuser"])
             user.groups.add(Group.objects.get(name=role))
             users[username] = user
         return users
