@@ -67,3 +67,23 @@ def test_load_bench_runs_without_errors(trained_model_path):  # noqa: F811
     assert [line for line in lines if line.startswith("RESULT")] == lines[-1:], process.stderr
     assert lines[-1] == "RESULT load errors=0 target<=0 PASS", process.stdout
     assert process.returncode == 0
+
+
+def test_survey_bench_loses_and_duplicates_no_answer():
+    # Real gunicorn, answers and their concurrent duplicates (a double click from the other
+    # client process): every acknowledged answer is stored exactly once. The ratio's PASS/FAIL
+    # is not checked at this size, only that the line is there.
+    process = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "survey.py"), "--quick"],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    lines = process.stdout.strip().splitlines()
+    assert lines, process.stderr
+    assert re.fullmatch(r"RESULT survey ratio=\d+\.\d\d target>=0\.5 (PASS|FAIL)", lines[-1])
+    stored = next(line for line in lines if line.startswith("answers: "))
+    assert re.search(r"responses stored (\d+); lost 0; duplicated 0; failed statuses none", stored)
+    assert "76 tokens, 8 duplicate submits; responses stored 76;" in stored
