@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from customers.models import Interaction, JourneyStage
+from memorycrm.lib.queue import queue_with
 from moments import detection, memory_rollup, scoring, signals
 from moments.models import (
     CustomerMemory,
@@ -29,19 +30,21 @@ from moments.models import (
 logger = logging.getLogger(__name__)
 
 
+# Both are sent with the transaction when the task queue lives in it (memorycrm.lib.queue):
+# the rules' tasks then commit with the moments, and a killed worker loses no announcement.
+
+
 def _announce(moment_ids: list[int]) -> None:
     if moment_ids:
-        transaction.on_commit(
-            lambda: signals.moments_created.send(sender=Moment, moment_ids=moment_ids)
-        )
+        queue_with(lambda: signals.moments_created.send(sender=Moment, moment_ids=moment_ids))
 
 
 def _announce_tagged(moment: Moment, tags: Iterable[MomentTag]) -> None:
-    """After commit, say which tags an agent just added to this (live) moment."""
+    """Say which tags an agent just added to this (live) moment."""
     slugs = sorted(t.slug for t in tags)
     if slugs and not moment.dismissed:
         moment_id = moment.pk
-        transaction.on_commit(
+        queue_with(
             lambda: signals.moment_tagged.send(sender=Moment, moment_id=moment_id, tags=slugs)
         )
 

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from customers.models import Interaction
+from memorycrm.lib.queue import queue_with
 from moments import selectors
 from moments.models import SentimentCorrection, SentimentModel
 from moments.sentiment.classifier import ModelUnavailable, Score
@@ -60,9 +61,10 @@ def record_scores(*, version: str, scores: dict[int, Score]) -> int:
         if updated:
             written.append(pk)
     if written:  # only rows really written: a retried task must not re-announce them
-        transaction.on_commit(  # moment detection reacts to this (moments.memory_receivers)
-            lambda: interactions_scored.send(sender=Interaction, interaction_ids=written)
-        )
+        # Moment detection and rules react to this (their receivers only queue tasks). With the
+        # ORM task queue, it is sent inside this transaction, so the follow-up tasks commit with
+        # the scores: a worker killed right after the commit loses nothing (memorycrm.lib.queue).
+        queue_with(lambda: interactions_scored.send(sender=Interaction, interaction_ids=written))
     return len(written)
 
 

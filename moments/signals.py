@@ -1,5 +1,10 @@
-"""Events the moments app announces, sent after the transaction commits. Apps to the right
-(surveys, interventions) listen. Receivers get ids, never model instances."""
+"""Events the moments app announces. Apps to the right (surveys, interventions) listen.
+Receivers get ids, never model instances.
+
+They are sent once the transaction's work is safe to announce: after commit, or, with the ORM
+task queue, inside the transaction (memorycrm.lib.queue), so that the tasks receivers queue
+commit with the work. So a receiver only queues tasks (or reads), never acts outside the
+database itself (no email, no webhook)."""
 
 import django.dispatch
 

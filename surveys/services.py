@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from customers.models import Customer, Interaction
+from memorycrm.lib.queue import queue_with
 from surveys import selectors, tokens
 from surveys.models import Invitation, Response, Survey, TagWeightProposal
 from surveys.signals import survey_answered
@@ -410,7 +411,7 @@ def _submit_response(
 
             tasks.enqueue_recalls([response.pk])
 
-    transaction.on_commit(announce)
+    queue_with(announce)  # the rules' task commits with the answer where it can
     return response, True
 
 

@@ -1,5 +1,6 @@
-"""Events the surveys app announces, sent after the transaction commits; apps to the right
-(interventions) listen. Receivers get ids, never model instances."""
+"""Events the surveys app announces; apps to the right (interventions) listen. Receivers get
+ids, never model instances. Sent once the answer is safe to announce: after commit, or inside
+the transaction with the ORM task queue (memorycrm.lib.queue), so receivers only queue tasks."""
 
 import django.dispatch
 

@@ -192,11 +192,9 @@ def test_worker_killed_mid_batch_and_mid_email_scores_once_and_emails_once(
     scored = Interaction.objects.filter(pk__in=ids, scored_at__isnull=False)
     # The other worker scores the batch; kill everything once part of it is done.
     wait_for(lambda: scored.exists(), first, timeout=300)
-    # Not at the very moment a slice of scores commits: between that commit and the queueing
-    # of moment detection and rule firing (on commit) there is a window of a few milliseconds
-    # in which a SIGKILL loses both, a known gap: the scores are committed, so neither the
-    # redelivered task nor the sentiment sweep announces them again. This test covers the rest.
-    time.sleep(0.2)
+    # Right as the first slice of scores commits. Moment detection and rule firing are queued
+    # inside the scoring transaction (the ORM task queue: memorycrm.lib.queue), so no instant
+    # after that commit loses them; they used to be queued on commit, a few milliseconds later.
     first.kill()
     before = dict(scored.values_list("pk", "scored_at"))
     assert 0 < len(before) < len(ids), "the kill came after the whole batch: nothing to test"
