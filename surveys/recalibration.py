@@ -6,8 +6,9 @@ weigh on the relationship. Survey answers measure it from the customer's side. F
     effect = mean rating of answers whose moments carry the tag
            − mean rating of answers whose moments do not          (ratings on −1…1)
 
-An answer's moments are the ones the customer picked ("this stood out"), or, when they picked
-none, the moment of the surveyed interaction. A tag is judged only with at least
+An answer's moments are the ones the customer picked ("this stood out"); when they picked none,
+the moment the answer itself became (its own words, tagged by the tag rules); else the moment of
+the surveyed interaction (surveys.selectors.ANSWER_MOMENT_PATHS). A tag is judged only with at least
 SURVEY_RECALIBRATION_MIN_N answers on both sides; Welch's t is reported as evidence.
 
 The proposed weight keeps the average weight of the judged tags and spreads it in proportion to

@@ -13,12 +13,13 @@ from django.db.models import (
     Count,
     DateTimeField,
     ExpressionWrapper,
+    F,
     Q,
     QuerySet,
     Subquery,
     Sum,
 )
-from django.db.models.functions import TruncWeek
+from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -400,34 +401,73 @@ def report(user, filters: ReportFilters) -> dict:
     }
 
 
+# Which moments an answer is about, in this order (the report's themes and the recalibration's
+# evidence both read it): the moments the customer picked ("this stood out"); else the moment
+# the answer itself became (it named none and was charged: the customer's own words); else the
+# surveyed interaction's moments. One source per answer, so no answer counts twice for a tag.
+ANSWER_MOMENT_PATHS = ("moments", "moment", "invitation__interaction__moments")
+
+
+def _answers_about(responses: QuerySet[Response], path: str) -> QuerySet[Response]:
+    if path == "moment":
+        return responses.filter(moments__isnull=True)
+    if path == "invitation__interaction__moments":
+        return responses.filter(
+            Q(moment__isnull=True) | Q(moment__dismissed=True), moments__isnull=True
+        )
+    return responses
+
+
 def stage_themes(responses: QuerySet[Response], *, per_stage: int = 3) -> list[dict]:
-    """The top "stood out" themes per journey stage: the tags of the moments the answers name
-    (the ones picked, else the surveyed interaction's), with how many answers, their mean
-    rating and mean sentiment. Two grouped queries, whatever the number of answers."""
+    """The top "stood out" themes per journey stage: the tags of the moments the answers are
+    about (ANSWER_MOMENT_PATHS), with how many answers, their mean rating and mean sentiment.
+    The stage is the surveyed interaction's, else the moment's. Three queries, whatever the
+    number of answers: the database groups the answers about their own moment or the
+    interaction's (one moment each, one tagging per tag); picked moments come back one row per
+    answer and tag (an answer may pick two moments with the same tag: it counts once)."""
     merged: dict[tuple[str, str], dict] = {}
-    for path in ("moments", "invitation__interaction__moments"):
-        rows = responses.filter(**{f"{path}__taggings__isnull": False})
-        if path != "moments":
-            rows = rows.filter(moments__isnull=True)
+
+    def add(stage, tag, n, total, feel, scored) -> None:
+        acc = merged.setdefault(
+            (stage or "(no stage)", tag), {"n": 0, "total": 0, "feel": 0.0, "scored": 0}
+        )
+        acc["n"] += n
+        acc["total"] += total or 0
+        acc["feel"] += feel or 0.0
+        acc["scored"] += scored
+
+    for path in ANSWER_MOMENT_PATHS:
+        rows = _answers_about(responses, path).filter(
+            **{f"{path}__taggings__isnull": False, f"{path}__dismissed": False}
+        )
+        rows = rows.annotate(
+            theme_stage=Coalesce("invitation__interaction__stage__name", f"{path}__stage__name"),
+            theme_tag=F(f"{path}__taggings__tag__name"),
+        )
+        if path == "moments":
+            for _, stage, tag, rating, feel in rows.values_list(
+                "id", "theme_stage", "theme_tag", "rating", "sentiment_score"
+            ).distinct():
+                add(stage, tag, 1, rating, feel, int(feel is not None))
+            continue
         for row in (
-            rows.values("invitation__interaction__stage__name", f"{path}__taggings__tag__name")
+            rows.values("theme_stage", "theme_tag")
             .annotate(
-                n=Count("id", distinct=True),
+                n=Count("id"),
                 total=Sum("rating"),
                 feel=Sum("sentiment_score"),
                 scored=Count("sentiment_score"),
             )
             .order_by()
         ):
-            key = (
-                row["invitation__interaction__stage__name"] or "(no stage)",
-                row[f"{path}__taggings__tag__name"],
+            add(
+                row["theme_stage"],
+                row["theme_tag"],
+                row["n"],
+                row["total"],
+                row["feel"],
+                row["scored"],
             )
-            acc = merged.setdefault(key, {"n": 0, "total": 0, "feel": 0.0, "scored": 0})
-            acc["n"] += row["n"]
-            acc["total"] += row["total"] or 0
-            acc["feel"] += row["feel"] or 0.0
-            acc["scored"] += row["scored"]
     by_stage: dict[str, list[dict]] = {}
     for (stage, tag), acc in merged.items():
         by_stage.setdefault(stage, []).append(

@@ -601,23 +601,33 @@ def tag_evidence(*, since=None) -> list:
         pk: signed_rating(rating, kind)
         for pk, rating, kind in responses.values_list("pk", "rating", "survey__rating_kind")
     }
+    # Each answer's moments, as the report's themes read them (selectors.ANSWER_MOMENT_PATHS):
+    # the ones picked; else the moment the answer became; else the surveyed interaction's.
     picked: dict[int, set[int]] = {}
     for response_id, moment_id in Response.moments.through.objects.filter(
-        response_id__in=responses.values("pk")
+        response_id__in=responses.values("pk"), moment__dismissed=False
     ).values_list("response_id", "moment_id"):
         picked.setdefault(response_id, set()).add(moment_id)
-    # Answers without picks stand for the surveyed interaction's moment.
-    by_interaction = dict(
+    for response_id, moment_id in (
+        responses.exclude(pk__in=list(picked))
+        .filter(moment__isnull=False, moment__dismissed=False)
+        .values_list("pk", "moment_id")
+    ):
+        picked[response_id] = {moment_id}
+    by_interaction: dict[int, list[int]] = {}  # several answers may be about one interaction
+    for interaction_id, response_id in (
         responses.exclude(pk__in=list(picked))
         .filter(invitation__interaction__isnull=False)
         .values_list("invitation__interaction_id", "pk")
-    )
+    ):
+        by_interaction.setdefault(interaction_id, []).append(response_id)
     for moment_id, interaction_id in (
         Moment.objects.live()
         .filter(interaction_id__in=list(by_interaction))
         .values_list("pk", "interaction_id")
     ):
-        picked.setdefault(by_interaction[interaction_id], set()).add(moment_id)
+        for response_id in by_interaction[interaction_id]:
+            picked.setdefault(response_id, set()).add(moment_id)
     tags_of_moment: dict[int, set[int]] = {}
     moment_ids = {m for ids in picked.values() for m in ids}
     for moment_id, tag_id in MomentTagging.objects.filter(moment_id__in=moment_ids).values_list(
