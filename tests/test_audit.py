@@ -277,3 +277,18 @@ def test_agents_cannot_read_the_log(client):
     agent = UserFactory(username="staff-agent", role="Agent", is_staff=True)
     client.force_login(agent)
     assert client.get(reverse("admin:auditlog_logentry_changelist")).status_code == 403
+
+
+def test_the_demo_manager_opens_the_audit_log(client, logged):
+    # seed_demo used to make the manager a non-staff user, who could not open Django admin.
+    from io import StringIO
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=StringIO())
+    manager = get_user_model().objects.get(username="manager")
+    client.force_login(manager)
+    assert client.get(reverse("admin:auditlog_logentry_changelist")).status_code == 200
+    assert client.get(reverse("admin:customers_customer_changelist")).status_code == 200
+    assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
