@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -389,21 +390,12 @@ def _submit_response(
         offered = {choice.moment.pk for choice in moment_choices(invitation)}
         if not moment_ids <= offered:
             raise ValidationError({"moments": "Choose among the moments shown."})
+
     # The claim: a conditional UPDATE of the invitation, which takes its row lock, written in
     # the same transaction as the response. A concurrent submit's UPDATE waits for that
     # transaction, then finds answered_at set and claims nothing (PostgreSQL re-checks the
     # WHERE on the committed row; SQLite runs one write transaction at a time), so a failed
     # claim on an answered invitation means the first response is there to return.
-    if connections[router.db_for_write(Response)].vendor == "postgresql":
-        claimed = _claim_and_insert_in_one_statement(response, sorted(moment_ids), now)
-    else:
-        claimed = _claim_and_insert(response, moment_ids, now)
-    if not claimed:
-        if Invitation.objects.filter(pk=invitation.pk, answered_at__isnull=False).exists():
-            return Response.objects.get(invitation_id=invitation.pk), False
-        raise InvitationUnavailable
-    invitation.answered_at = now
-
     def announce() -> None:
         survey_answered.send(sender=Response, response_id=response.pk)
         if moment_ids and not response.answer:  # nothing to score: note the recall now
@@ -411,12 +403,29 @@ def _submit_response(
 
             tasks.enqueue_recalls([response.pk])
 
-    queue_with(announce)  # the rules' task commits with the answer where it can
+    using = router.db_for_write(Response)
+    one_statement = connections[using].vendor == "postgresql"
+    # With the task queue in this database, the announcement joins the answer's transaction,
+    # so the rules' task commits with the answer (memorycrm.lib.queue); else PostgreSQL's one
+    # statement is a transaction of its own.
+    queue_here = settings.Q_CLUSTER.get("orm") == using
+    with transaction.atomic(using=using) if queue_here or not one_statement else nullcontext():
+        if one_statement:
+            claimed = _claim_and_insert_in_one_statement(response, sorted(moment_ids), now)
+        else:
+            claimed = _claim_and_insert(response, moment_ids, now)
+        if claimed:
+            invitation.answered_at = now
+            queue_with(announce, using=using)
+    if not claimed:
+        if Invitation.objects.filter(pk=invitation.pk, answered_at__isnull=False).exists():
+            return Response.objects.get(invitation_id=invitation.pk), False
+        raise InvitationUnavailable
     return response, True
 
 
-@transaction.atomic
 def _claim_and_insert(response: Response, moment_ids: set[int], now) -> bool:
+    """The claim and the insert through the ORM, inside the caller's transaction."""
     claimed = Invitation.objects.usable().filter(pk=response.invitation_id).update(answered_at=now)
     if claimed:
         response.save(force_insert=True)
@@ -427,10 +436,10 @@ def _claim_and_insert(response: Response, moment_ids: set[int], now) -> bool:
 
 def _claim_and_insert_in_one_statement(response: Response, moment_ids: list[int], now) -> bool:
     """The claim, the response and its picked moments in one statement (data-modifying CTEs,
-    PostgreSQL), so the public page's hot path spends one round trip and one implicit
-    transaction on them: the ORM version spent four round trips and most of the answer's CPU
-    (bench/survey.py). Same semantics as ``_claim_and_insert``; the response's column values
-    come from the model (defaults and all), so a new field needs nothing here."""
+    PostgreSQL), so the public page's hot path spends one round trip on them: the ORM version
+    spent four and most of the answer's CPU (bench/survey.py). Same semantics as
+    ``_claim_and_insert``; the response's column values come from the model (defaults and
+    all), so a new field needs nothing here."""
     using = router.db_for_write(Response)
     connection = connections[using]
     quote = connection.ops.quote_name

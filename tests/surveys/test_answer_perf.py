@@ -55,11 +55,11 @@ def test_an_answer_costs_a_fixed_few_queries_and_queues_nothing(
     with django_capture_on_commit_callbacks(execute=True):
         post(client, link())  # the first answer asks whether a rule listens; then it is cached
     token = link()
-    # The look-up (with the survey), then the claim (a conditional update) and the insert: on
-    # PostgreSQL one statement; elsewhere two in one transaction (a savepoint inside the
-    # test's). No rule listens: nothing is queued, and the scoring waits for the scheduled run.
-    # (The on-commit work runs when its block ends: inside the counted one.)
-    expected = 2 if connection.vendor == "postgresql" else 5
+    # The look-up (with the survey), then, in one transaction (a savepoint inside the test's,
+    # because the task queue lives in the database), the claim (a conditional update) and the
+    # insert: on PostgreSQL one statement, elsewhere two. No rule listens: nothing is queued,
+    # and the scoring waits for the scheduled run.
+    expected = 4 if connection.vendor == "postgresql" else 5
     with django_assert_num_queries(expected), django_capture_on_commit_callbacks(execute=True):
         page = post(client, token)
     assert page.status_code == 302
@@ -115,6 +115,24 @@ def test_a_disabled_or_deleted_rule_stops_the_firing_at_once(
     with django_capture_on_commit_callbacks(execute=True):
         post(client, link(), rating="1")
     assert len(fire_tasks()) == 2
+
+
+def test_the_rules_task_is_queued_in_the_answers_transaction(invite):
+    # With the task queue in the database, the survey.answered task is a row written with the
+    # answer: a crash right after the commit cannot lose it, a rollback takes both back.
+    from django.db import transaction
+
+    low_rating_rule()
+    invitation, _ = invite()
+    with transaction.atomic():
+        services.submit_response(invitation=invitation, rating=1, answer="Slow and rude.")
+        assert [t["args"][0] for t in fire_tasks()] == ["survey.answered"]  # before the commit
+    again, _ = invite(customer=CustomerFactory())
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.submit_response(invitation=again, rating=1, answer="Never mind.")
+        raise RuntimeError("the request failed after the answer")
+    assert len(fire_tasks()) == 1
+    assert not Response.objects.filter(invitation=again).exists()
 
 
 # --- The claim ----------------------------------------------------------------------------
@@ -178,3 +196,25 @@ def test_only_the_public_answer_path_trusts_the_cached_answer(db):
     cache.set(engine._has_rules_key("survey.answered"), False, 60)
     assert engine.has_rules("survey.answered") is True
     assert engine.has_rules("survey.answered", cached=True) is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_answer_is_announced_before_its_transaction_commits(invite):
+    # As in production (no test transaction around it): the announcement, whose receivers queue
+    # the rules' task, runs inside the answer's transaction, not after its commit.
+    from django.db import connection
+
+    from surveys.signals import survey_answered
+
+    seen = []
+
+    def receiver(sender, response_id, **kwargs):
+        seen.append((connection.in_atomic_block, Response.objects.filter(pk=response_id).exists()))
+
+    survey_answered.connect(receiver, dispatch_uid="test-announced-in-transaction")
+    try:
+        invitation, _ = invite()
+        services.submit_response(invitation=invitation, rating=4, answer="Fine.")
+    finally:
+        survey_answered.disconnect(dispatch_uid="test-announced-in-transaction")
+    assert seen == [(True, True)]
