@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from customers import privacy, services
-from customers.models import Customer, ImportJob, Interaction, JourneyStage
+from customers.models import SENTIMENT_FIELDS, Customer, ImportJob, Interaction, JourneyStage
 
 
 @admin.register(JourneyStage)
@@ -109,14 +109,7 @@ class InteractionAdmin(admin.ModelAdmin):
     raw_id_fields = ["customer"]
     autocomplete_fields = ["agent"]
     date_hierarchy = "occurred_at"
-    readonly_fields = [
-        "created_at",
-        "sentiment_label",
-        "sentiment_score",
-        "sentiment_confidence",
-        "sentiment_model",
-        "scored_at",
-    ]
+    readonly_fields = ["created_at", *SENTIMENT_FIELDS]
     show_full_result_count = False
 
 

@@ -152,7 +152,55 @@ class Customer(models.Model):
             raise ValidationError(_errors_on_fields(error, self._meta.constraints)) from None
 
 
-class Interaction(models.Model):
+class ScoredText(models.Model):
+    """A text the sentiment model scores (an interaction, a survey answer): the model's label,
+    signed score (-1 … 1), confidence (0 … 1) and version, and when it was written. All empty
+    ("pending") until scored; written only by the scoring pipeline
+    (moments.sentiment.services.write_scores) and an agent's correction."""
+
+    class Sentiment(models.TextChoices):
+        NEGATIVE = "negative", "Negative"
+        NEUTRAL = "neutral", "Neutral"
+        POSITIVE = "positive", "Positive"
+
+    sentiment_label = models.CharField(max_length=16, choices=Sentiment.choices, blank=True)
+    sentiment_score = models.FloatField(null=True, blank=True)
+    sentiment_confidence = models.FloatField(null=True, blank=True)
+    sentiment_model = models.CharField(max_length=120, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        # "%(class)s": each model's constraints keep names of their own.
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sentiment_score__isnull=True)
+                | (Q(sentiment_score__gte=-1) & Q(sentiment_score__lte=1)),
+                name="%(class)s_sentiment_score_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(sentiment_confidence__isnull=True)
+                | (Q(sentiment_confidence__gte=0) & Q(sentiment_confidence__lte=1)),
+                name="%(class)s_sentiment_confidence_range",
+            ),
+        ]
+
+    @property
+    def is_scored(self) -> bool:
+        return self.scored_at is not None
+
+
+# The fields of a ScoredText, for the serializers and admins that show them (read-only).
+SENTIMENT_FIELDS = (
+    "sentiment_label",
+    "sentiment_score",
+    "sentiment_confidence",
+    "sentiment_model",
+    "scored_at",
+)
+
+
+class Interaction(ScoredText):
     """One contact with a customer. Sentiment fields stay empty ("pending") until scored."""
 
     class Channel(models.TextChoices):
@@ -166,11 +214,6 @@ class Interaction(models.Model):
         INBOUND = "inbound", "Inbound"
         OUTBOUND = "outbound", "Outbound"
         INTERNAL = "internal", "Internal"
-
-    class Sentiment(models.TextChoices):
-        NEGATIVE = "negative", "Negative"
-        NEUTRAL = "neutral", "Neutral"
-        POSITIVE = "positive", "Positive"
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="interactions")
     channel = models.CharField(max_length=16, choices=Channel.choices)
@@ -193,14 +236,7 @@ class Interaction(models.Model):
     )
     created_at = models.DateTimeField(default=now, editable=False)
 
-    # Sentiment, written only by the scoring pipeline (moments.sentiment). Empty = pending.
-    sentiment_label = models.CharField(max_length=16, choices=Sentiment.choices, blank=True)
-    sentiment_score = models.FloatField(null=True, blank=True)
-    sentiment_confidence = models.FloatField(null=True, blank=True)
-    sentiment_model = models.CharField(max_length=120, blank=True)
-    scored_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
+    class Meta(ScoredText.Meta):
         ordering = ["-occurred_at", "-id"]
         indexes = [
             models.Index(
@@ -220,16 +256,7 @@ class Interaction(models.Model):
             ),
         ]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(sentiment_score__isnull=True)
-                | (Q(sentiment_score__gte=-1) & Q(sentiment_score__lte=1)),
-                name="interaction_sentiment_score_range",
-            ),
-            models.CheckConstraint(
-                condition=Q(sentiment_confidence__isnull=True)
-                | (Q(sentiment_confidence__gte=0) & Q(sentiment_confidence__lte=1)),
-                name="interaction_sentiment_confidence_range",
-            ),
+            *ScoredText.Meta.constraints,
             models.UniqueConstraint(
                 "customer",
                 "external_ref",
@@ -253,10 +280,6 @@ class Interaction(models.Model):
             errors["occurred_at"] = "An interaction cannot happen more than a day in the future."
         if errors:
             raise ValidationError(errors)
-
-    @property
-    def is_scored(self) -> bool:
-        return self.scored_at is not None
 
     @property
     def text(self) -> str:

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
+from customers.models import SENTIMENT_FIELDS
 from surveys import services
 from surveys.models import Invitation, Response, Survey, TagWeightProposal
 
@@ -112,11 +113,7 @@ class ResponseAdmin(admin.ModelAdmin):
         "answer",
         "moments",
         "created_at",
-        "sentiment_label",
-        "sentiment_score",
-        "sentiment_confidence",
-        "sentiment_model",
-        "scored_at",
+        *SENTIMENT_FIELDS,
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

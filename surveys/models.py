@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from customers.models import Customer, Interaction
+from customers.models import Customer, Interaction, ScoredText
 
 DEFAULT_OPEN_QUESTION = "What part of this experience stood out?"
 
@@ -196,12 +197,12 @@ class Invitation(models.Model):
         return self.send_status
 
 
-class Response(models.Model):
+class Response(ScoredText):
     """A customer's answer to one invitation: at most one per invitation (OneToOneField is a
     unique constraint in the database; the answer service also locks the invitation row).
 
-    The open answer's sentiment fields have the same shape as an Interaction's; empty until
-    scored (surveys.tasks.score_responses).
+    The open answer is a scored text, as an interaction is; its sentiment stays empty until
+    scored (surveys.tasks.score_pending).
     """
 
     invitation = models.OneToOneField(Invitation, on_delete=models.CASCADE, related_name="response")
@@ -226,15 +227,7 @@ class Response(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
-    sentiment_label = models.CharField(
-        max_length=16, choices=Interaction.Sentiment.choices, blank=True
-    )
-    sentiment_score = models.FloatField(null=True, blank=True)
-    sentiment_confidence = models.FloatField(null=True, blank=True)
-    sentiment_model = models.CharField(max_length=120, blank=True)
-    scored_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
+    class Meta(ScoredText.Meta):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["survey", "created_at"], name="response_survey_created"),
@@ -246,13 +239,9 @@ class Response(models.Model):
             ),
         ]
         constraints = [
+            *ScoredText.Meta.constraints,
             models.CheckConstraint(
                 condition=Q(rating__gte=0) & Q(rating__lte=10), name="response_rating_range"
-            ),
-            models.CheckConstraint(
-                condition=Q(sentiment_score__isnull=True)
-                | (Q(sentiment_score__gte=-1) & Q(sentiment_score__lte=1)),
-                name="response_sentiment_score_range",
             ),
         ]
         permissions = [("view_report", "Can see the survey report and export answers")]
@@ -261,8 +250,6 @@ class Response(models.Model):
         return f"Response {self.pk} to invitation {self.invitation_id}: {self.rating}"
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
         if (
             self.survey_id
             and self.rating is not None

@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from customers.access import customers_visible_to, interactions_visible_to
-from customers.models import Customer, Interaction
+from customers.models import SENTIMENT_FIELDS, Customer, Interaction
 from surveys.models import Invitation, Response, Survey
 
 
@@ -107,10 +107,6 @@ class ResponseSerializer(serializers.ModelSerializer):
             "moments",
             "moment",
             "created_at",
-            "sentiment_label",
-            "sentiment_score",
-            "sentiment_confidence",
-            "sentiment_model",
-            "scored_at",
+            *SENTIMENT_FIELDS,
         ]
         read_only_fields = fields

@@ -1,5 +1,7 @@
 """The open answer is scored by the sentiment model (the real test model from tests/moments)."""
 
+import pytest
+from django.db import IntegrityError, transaction
 from django_q.models import OrmQ
 
 from surveys import services, tasks
@@ -71,3 +73,14 @@ def test_the_sweep_queues_answers_still_pending(invite):
     assert [(t["func"], t["args"]) for t in queued] == [
         ("surveys.tasks.score_responses", ([response.pk],))
     ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("sentiment_score", 1.01), ("sentiment_confidence", -0.01), ("sentiment_confidence", 1.01)],
+)
+def test_the_database_refuses_a_sentiment_out_of_range(invite, field, value):
+    # The same checks as an interaction's (customers.models.ScoredText).
+    response = _answer(invite, 3, "Fine.")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Response.objects.filter(pk=response.pk).update(**{field: value})
