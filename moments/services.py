@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -13,10 +13,10 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from customers.models import Interaction
+from customers.models import Interaction, ScoredText
 from memorycrm.lib.queue import queue_with
 from moments import selectors
 from moments.models import SentimentCorrection, SentimentModel
@@ -34,32 +34,44 @@ HUMAN_SCORE = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
 # --- Scoring ------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def record_scores(*, version: str, scores: dict[int, Score]) -> int:
-    """Write scores computed by model ``version``; returns how many rows were written.
+def write_scores(
+    rows: QuerySet[ScoredText], *, version: str, scores: Mapping[int, Score]
+) -> list[int]:
+    """The one writer of model scores, for any scored text (interactions, survey answers): write
+    each score on its row among ``rows`` while that row is pending or scored by an older model
+    version, and return the ids written.
 
-    Idempotent: a row is written only while it is pending or scored by an older version, so a
-    retried or duplicated task, or two workers racing on the same rows, never write twice and
-    never replace a newer model's score with an older one's. One UPDATE per row, all in one
-    transaction: a batch lands completely or not at all.
+    So a retried or duplicated task, or two workers racing on the same rows, never write twice
+    and never replace a newer model's score with an older one's (versions start with a UTC
+    timestamp: "older" is a string comparison). One UPDATE per row; call it in a transaction
+    so that a batch lands completely or not at all.
     """
     now = timezone.now()
-    written: list[int] = []
-    for pk, score in scores.items():
-        updated = (
-            Interaction.objects.filter(pk=pk)
-            .filter(Q(scored_at__isnull=True) | Q(sentiment_model__lt=version))
-            .filter(sentiment_correction__isnull=True)
-            .update(
-                sentiment_label=score.label,
-                sentiment_score=score.score,
-                sentiment_confidence=score.confidence,
-                sentiment_model=version,
-                scored_at=now,
-            )
+    outdated = Q(scored_at__isnull=True) | Q(sentiment_model__lt=version)
+    return [
+        pk
+        for pk, score in scores.items()
+        if rows.filter(pk=pk)
+        .filter(outdated)
+        .update(
+            sentiment_label=score.label,
+            sentiment_score=score.score,
+            sentiment_confidence=score.confidence,
+            sentiment_model=version,
+            scored_at=now,
         )
-        if updated:
-            written.append(pk)
+    ]
+
+
+@transaction.atomic
+def record_scores(*, version: str, scores: dict[int, Score]) -> int:
+    """Write interactions' scores computed by model ``version`` (``write_scores``; an agent's
+    correction is never overwritten) and announce the rows written; returns how many."""
+    written = write_scores(
+        Interaction.objects.filter(sentiment_correction__isnull=True),
+        version=version,
+        scores=scores,
+    )
     if written:  # only rows really written: a retried task must not re-announce them
         # Moment detection and rules react to this (their receivers only queue tasks). With the
         # ORM task queue, it is sent inside this transaction, so the follow-up tasks commit with

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from customers.models import Customer, Interaction
 from memorycrm.lib.queue import queue_with
+from moments import services as sentiment
 from surveys import selectors, tokens
 from surveys.models import Invitation, Response, Survey, TagWeightProposal
 from surveys.signals import survey_answered
@@ -482,8 +483,9 @@ def _claim_and_insert_in_one_statement(response: Response, moment_ids: list[int]
 def score_responses(*, ids: Iterable[int]) -> dict:
     """Score the open answers with the active sentiment model (moments.sentiment), the same
     model and the same field shape as interactions. Without a model, the answers stay pending
-    for the sweep. A row is written only while pending or scored by an older version; once
-    each batch commits, the rows written are queued for ``make_answer_moments``."""
+    for the sweep. The writer is the interactions' (moments.services.write_scores): a row is
+    written only while pending or scored by an older version. Once each batch commits, the
+    rows written are queued for ``make_answer_moments``."""
     from moments.sentiment.classifier import ModelUnavailable
     from moments.sentiment.loader import get_classifier
     from surveys import tasks
@@ -504,22 +506,12 @@ def score_responses(*, ids: Iterable[int]) -> dict:
     for start in range(0, len(rows), size):
         batch = rows[start : start + size]
         scores = classifier.score([text for _, text in batch], batch_size=size)
-        now = timezone.now()
         with transaction.atomic():
-            batch_written: list[int] = []
-            for (pk, _), score in zip(batch, scores, strict=True):
-                if (
-                    Response.objects.filter(pk=pk)
-                    .filter(Q(scored_at__isnull=True) | Q(sentiment_model__lt=classifier.version))
-                    .update(
-                        sentiment_label=score.label,
-                        sentiment_score=score.score,
-                        sentiment_confidence=score.confidence,
-                        sentiment_model=classifier.version,
-                        scored_at=now,
-                    )
-                ):
-                    batch_written.append(pk)
+            batch_written = sentiment.write_scores(
+                Response.objects.all(),
+                version=classifier.version,
+                scores={pk: score for (pk, _), score in zip(batch, scores, strict=True)},
+            )
             written += len(batch_written)
             if batch_written:  # only rows really written: a retried task queues nothing
                 transaction.on_commit(  # an answer naming no moment may become one
