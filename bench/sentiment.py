@@ -5,8 +5,8 @@ On a throw-away database (on DATABASE_URL's server, else SQLite), same model, sa
 1. Model batch throughput (the limit): the loaded model scores N interaction texts in batches
    of SENTIMENT_BATCH_SIZE, nothing else.
 2. Pipeline throughput: N pending interactions are queued exactly as the app queues them
-   (`moments.tasks.enqueue_scoring` -> django-q2 ORM broker), then a worker loop in this process
-   takes each task off the broker (dequeue, unsign, run `moments.tasks.score_interactions`,
+   (`moments.enqueue.score_interactions` -> django-q2 ORM broker), then a worker loop in this
+   process takes each task off the broker (dequeue, unsign, run `moments.tasks.score_interactions`,
    acknowledge) until every row is scored in the database. Interactions scored per second.
    Running in-process keeps the model and the CPU the same as in (1), and (1) and (2)
    alternate over 4 rounds so load from other processes hits both alike; `--cluster` instead
@@ -160,11 +160,11 @@ def run_queue_in_process() -> tuple[dict[str, int], float]:
 
 def pipeline_in_process(texts: list[str]) -> float:
     from customers.models import Interaction
-    from moments import tasks
+    from moments import enqueue
 
     ids = seed_interactions(texts)
     start = time.perf_counter()
-    tasks.enqueue_scoring(ids)
+    enqueue.score_interactions(ids)
     done, scored_at = run_queue_in_process()
     elapsed = scored_at - start
     print("tasks run by the in-process worker: " + ", ".join(f"{k} x{v}" for k, v in done.items()))
@@ -179,7 +179,7 @@ def pipeline_cluster(texts: list[str]) -> float:
     from django.db import connection
 
     from customers.models import Interaction
-    from moments import tasks
+    from moments import enqueue
 
     env = os.environ | {"Q_WORKERS": "1", "Q_POLL": "0.1", "LOG_LEVEL": "WARNING"}
     db = connection.settings_dict
@@ -203,11 +203,11 @@ def pipeline_cluster(texts: list[str]) -> float:
                 time.sleep(0.05)
 
         warm = seed_interactions(texts[: settings.SENTIMENT_BATCH_SIZE])
-        tasks.enqueue_scoring(warm)
+        enqueue.score_interactions(warm)
         drain(warm, 300)  # the worker imports torch and loads the model
         ids = seed_interactions(texts)
         start = time.perf_counter()
-        tasks.enqueue_scoring(ids)
+        enqueue.score_interactions(ids)
         drain(ids, 1800)
         return len(ids) / (time.perf_counter() - start)
     finally:

@@ -27,6 +27,7 @@ from django.utils import timezone
 from customers.models import Customer, Interaction
 from interventions import actions
 from interventions import conditions as cond
+from interventions.enqueue import execute_intervention as queue_execution
 from interventions.models import Intervention, Rule
 
 logger = logging.getLogger(__name__)
@@ -169,16 +170,10 @@ def fire_event(
             )
             if created and enqueue and scheduled_for <= now:
                 pk = intervention.pk
-                transaction.on_commit(lambda pk=pk: _enqueue(pk))
+                transaction.on_commit(lambda pk=pk: queue_execution(pk))
         if created:
             created_rows.append(intervention)
     return created_rows
-
-
-def _enqueue(pk: int) -> None:
-    from interventions.tasks import enqueue_execution
-
-    enqueue_execution(pk)
 
 
 # --- claiming and executing ---------------------------------------------------------------
@@ -297,5 +292,5 @@ def dispatch_due(*, limit: int | None = None) -> dict:
         .values_list("pk", flat=True)[:limit]
     )
     for pk in ids:
-        _enqueue(pk)
+        queue_execution(pk)
     return {"queued": len(ids), "too_late": too_late, "gave_up": gave_up}

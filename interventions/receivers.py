@@ -9,7 +9,7 @@ from django.dispatch import receiver
 
 from customers.signals import interactions_logged
 from interventions import conditions as cond
-from interventions import engine, tasks
+from interventions import engine, enqueue
 from interventions.models import Rule
 from moments.signals import interactions_scored, moment_tagged, moments_created
 from surveys.signals import survey_answered
@@ -18,19 +18,19 @@ from surveys.signals import survey_answered
 @receiver(interactions_logged, dispatch_uid="interventions.interactions_logged")
 def on_interactions_logged(sender, interaction_ids: list[int], **kwargs) -> None:
     if engine.has_rules(cond.INTERACTION_LOGGED) or engine.has_rules(cond.STAGE_REACHED):
-        tasks.enqueue_fire(cond.INTERACTION_LOGGED, "customers.Interaction", list(interaction_ids))
+        enqueue.fire_events(cond.INTERACTION_LOGGED, "customers.Interaction", list(interaction_ids))
 
 
 @receiver(interactions_scored, dispatch_uid="interventions.interactions_scored")
 def on_interactions_scored(sender, interaction_ids: list[int], **kwargs) -> None:
     if engine.has_rules(cond.INTERACTION_SCORED):
-        tasks.enqueue_fire(cond.INTERACTION_SCORED, "customers.Interaction", list(interaction_ids))
+        enqueue.fire_events(cond.INTERACTION_SCORED, "customers.Interaction", list(interaction_ids))
 
 
 @receiver(moments_created, dispatch_uid="interventions.moments_created")
 def on_moments_created(sender, moment_ids: list[int], **kwargs) -> None:
     if engine.has_rules(cond.MOMENT_CREATED):
-        tasks.enqueue_fire(cond.MOMENT_CREATED, "moments.Moment", list(moment_ids))
+        enqueue.fire_events(cond.MOMENT_CREATED, "moments.Moment", list(moment_ids))
 
 
 @receiver(moment_tagged, dispatch_uid="interventions.moment_tagged")
@@ -39,13 +39,13 @@ def on_moment_tagged(sender, moment_id: int, tags: list[str], **kwargs) -> None:
     # later tag counts as if the moment had been created with it. Still at most once: one
     # intervention per rule and moment (and episode).
     if engine.has_rules(cond.MOMENT_CREATED):
-        tasks.enqueue_fire(cond.MOMENT_CREATED, "moments.Moment", [moment_id])
+        enqueue.fire_events(cond.MOMENT_CREATED, "moments.Moment", [moment_id])
 
 
 @receiver(survey_answered, dispatch_uid="interventions.survey_answered")
 def on_survey_answered(sender, response_id: int, **kwargs) -> None:
     if engine.has_rules(cond.SURVEY_ANSWERED, cached=True):  # on the public answer path
-        tasks.enqueue_fire(cond.SURVEY_ANSWERED, "surveys.Response", [response_id])
+        enqueue.fire_events(cond.SURVEY_ANSWERED, "surveys.Response", [response_id])
 
 
 @receiver(post_save, sender=Rule, dispatch_uid="interventions.rule_saved")

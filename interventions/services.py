@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from interventions import enqueue
 from interventions.models import Alert, FollowUpTask, Intervention, Rule
 
 Status = Intervention.Status
@@ -45,10 +46,8 @@ def retry_intervention(*, intervention: Intervention, by: AbstractBaseUser) -> I
             "Only a failed, skipped or cancelled intervention can be retried "
             f"(it is {intervention.status})."
         )
-    from interventions.tasks import enqueue_execution
-
     pk = intervention.pk
-    transaction.on_commit(lambda: enqueue_execution(pk))
+    transaction.on_commit(lambda: enqueue.execute_intervention(pk))
     return intervention
 
 

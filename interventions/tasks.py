@@ -1,12 +1,10 @@
-"""django-q2 tasks: take ids, load, call the engine. Enqueue helpers live here too."""
+"""django-q2 tasks: take ids, load, call the engine (queued by interventions.enqueue)."""
 
 from __future__ import annotations
 
 from django.apps import apps
-from django.conf import settings
 from django.utils import timezone
 from django_q.models import Schedule
-from django_q.tasks import async_task
 
 from interventions import conditions as cond
 from interventions import engine
@@ -15,28 +13,12 @@ DISPATCH_SCHEDULE = "interventions-dispatch-due"
 DAILY_SCHEDULE = "interventions-daily-events"
 
 
-def enqueue_execution(intervention_id: int) -> None:
-    async_task("interventions.tasks.execute_intervention", intervention_id, group="interventions")
-
-
 def execute_intervention(intervention_id: int) -> str:
     return engine.execute(intervention_id)
 
 
 def dispatch_due() -> dict:
     return engine.dispatch_due()
-
-
-def enqueue_fire(event: str, model: str, ids: list[int]) -> None:
-    chunk = settings.INTERVENTIONS_EVENT_CHUNK
-    for start in range(0, len(ids), chunk):
-        async_task(
-            "interventions.tasks.fire_events",
-            event,
-            model,
-            ids[start : start + chunk],
-            group="interventions",
-        )
 
 
 def fire_events(event: str, model: str, ids: list[int]) -> int:

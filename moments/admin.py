@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from moments import memory_rollup, services, tasks
+from moments import enqueue, memory_rollup, services
 from moments.models import SentimentCorrection, SentimentModel
 
 
@@ -59,7 +59,7 @@ class SentimentModelAdmin(admin.ModelAdmin):
     @admin.action(description="Train a new full model with agents' corrections")
     def train_full_with_corrections(self, request: HttpRequest, queryset: QuerySet) -> None:
         run = services.create_training_run(kind=SentimentModel.Kind.FULL, with_corrections=True)
-        tasks.enqueue_training(run.pk)
+        enqueue.train_model(run.pk)
         self.message_user(request, f"Training run {run.pk} queued.")
 
 

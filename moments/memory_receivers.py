@@ -7,8 +7,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from moments import memory_rollup
-from moments.memory_tasks import enqueue_detection
+from moments import enqueue, memory_rollup
 from moments.models import Moment, SentimentCorrection
 from moments.signals import interactions_scored
 
@@ -16,7 +15,7 @@ from moments.signals import interactions_scored
 @receiver(interactions_scored, dispatch_uid="moments.detect_moments_after_scoring")
 def detect_after_scoring(sender, interaction_ids: list[int], **kwargs) -> None:
     if interaction_ids:
-        enqueue_detection(list(interaction_ids))
+        enqueue.detect_moments(list(interaction_ids))
 
 
 @receiver(post_save, sender=SentimentCorrection, dispatch_uid="moments.detect_after_correction")
@@ -24,7 +23,7 @@ def detect_after_correction(sender, instance: SentimentCorrection, **kwargs) -> 
     # An agent's correction rewrites the score outside the scoring service: detect again (and
     # so recompute the moment's polarity and impact) once it is committed.
     interaction_id = instance.interaction_id
-    transaction.on_commit(lambda: enqueue_detection([interaction_id]))
+    transaction.on_commit(lambda: enqueue.detect_moments([interaction_id]))
 
 
 @receiver(post_delete, sender=Moment, dispatch_uid="moments.rollup_after_moment_deleted")

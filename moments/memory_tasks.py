@@ -1,18 +1,13 @@
-"""django-q2 tasks for memory moments: take ids, call a service."""
+"""django-q2 tasks for memory moments: take ids, call a service (queued by moments.enqueue)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django_q.models import Schedule
-from django_q.tasks import async_task
 
 from moments import memory_services
 
 REFRESH_NAME = "memory-refresh"
-
-
-def enqueue_detection(interaction_ids: list[int]) -> None:
-    async_task("moments.memory_tasks.detect_moments", list(interaction_ids), group="memory")
 
 
 def detect_moments(interaction_ids: list[int]) -> dict:

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from customers.models import Interaction, ScoredText
 from memorycrm.lib.queue import queue_with
-from moments import selectors
+from moments import enqueue, selectors
 from moments.models import SentimentCorrection, SentimentModel
 from moments.sentiment.classifier import ModelUnavailable, Score
 from moments.signals import interactions_scored
@@ -229,9 +229,7 @@ def activate_model(*, model: SentimentModel) -> None:
     with an older version only touches rows a newer version has not scored; use ``rescore
     --all`` to force it."""
     SentimentModel.objects.filter(pk=model.pk).update(activated_at=timezone.now())
-    from moments import tasks
-
-    transaction.on_commit(tasks.enqueue_sweep)
+    transaction.on_commit(enqueue.score_pending)
 
 
 @transaction.atomic
@@ -352,20 +350,17 @@ def ensure_sentiment_model() -> str:
     """Queue what is missing, never wait: train quick-then-full if there is no model, the full
     one if only a quick model exists; nothing if a training is already under way. Stale
     training rows (their worker died) are marked failed first. Returns what it did."""
-    from moments import tasks
-
     stale = SentimentModel.objects.filter(
         status__in=[SentimentModel.Status.QUEUED, SentimentModel.Status.TRAINING]
     ).exclude(pk__in=selectors.training_in_progress().values("pk"))
     for row in stale:
         fail_training(model=row, reason="its worker stopped before training finished")
-    tasks.ensure_sweep_schedule()
     if selectors.training_in_progress().exists():
         return "training already in progress"
     active = selectors.active_sentiment_model()
     if active is None:
         run = create_training_run(kind=SentimentModel.Kind.QUICK)
-        transaction.on_commit(lambda: tasks.enqueue_training(run.pk, then_full=True))
+        transaction.on_commit(lambda: enqueue.train_model(run.pk, then_full=True))
         return f"no model: queued quick training (run {run.pk}), then full"
     if active.kind == SentimentModel.Kind.QUICK:
         if SentimentModel.objects.filter(
@@ -375,6 +370,6 @@ def ensure_sentiment_model() -> str:
         ).exists():
             return f"model {active.version} ready (quick); full training failed, see status"
         run = create_training_run(kind=SentimentModel.Kind.FULL)
-        transaction.on_commit(lambda: tasks.enqueue_training(run.pk))
+        transaction.on_commit(lambda: enqueue.train_model(run.pk))
         return f"quick model {active.version} ready: queued full training (run {run.pk})"
     return f"model {active.version} ready"

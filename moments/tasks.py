@@ -1,4 +1,4 @@
-"""django-q2 tasks: take ids, load, call a service. Enqueue helpers live here too."""
+"""django-q2 tasks of sentiment: take ids, load, call a service (queued by moments.enqueue)."""
 
 from __future__ import annotations
 
@@ -6,25 +6,13 @@ import logging
 
 from django.conf import settings
 from django_q.models import Schedule
-from django_q.tasks import async_task
 
-from moments import services
+from moments import enqueue, services
 from moments.models import SentimentModel
 
 logger = logging.getLogger(__name__)
 
 SWEEP_NAME = "sentiment-sweep"
-
-
-def enqueue_scoring(interaction_ids: list[int]) -> None:
-    """Queue scoring for new interactions, in chunks (a CSV import sends thousands of ids)."""
-    chunk = settings.SENTIMENT_TASK_CHUNK
-    for start in range(0, len(interaction_ids), chunk):
-        async_task(
-            "moments.tasks.score_interactions",
-            interaction_ids[start : start + chunk],
-            group="sentiment",
-        )
 
 
 def score_interactions(interaction_ids: list[int]) -> dict:
@@ -36,22 +24,8 @@ def score_pending() -> dict:
     with work left, it queues itself again rather than holding a worker for hours."""
     run = services.score_pending(time_budget=300)
     if run.scored and not run.unavailable:
-        enqueue_sweep()  # more may be left; stops once a run writes nothing
+        enqueue.score_pending()  # more may be left; stops once a run writes nothing
     return run.as_dict()
-
-
-def enqueue_sweep() -> None:
-    async_task("moments.tasks.score_pending", group="sentiment")
-
-
-def enqueue_training(model_id: int, then_full: bool = False) -> None:
-    async_task(
-        "moments.tasks.train_model",
-        model_id,
-        then_full,
-        group="sentiment-training",
-        timeout=settings.Q_CLUSTER.get("timeout"),
-    )
 
 
 def train_model(model_id: int, then_full: bool = False) -> dict:
@@ -62,10 +36,10 @@ def train_model(model_id: int, then_full: bool = False) -> dict:
         return {"skipped": f"run {model_id} is {model.status}"}  # a duplicate delivery
     model = services.train_sentiment_model(model=model)
     if model.status == SentimentModel.Status.READY:
-        enqueue_sweep()
+        enqueue.score_pending()
         if then_full:
             full = services.create_training_run(kind=SentimentModel.Kind.FULL)
-            enqueue_training(full.pk)
+            enqueue.train_model(full.pk)
     return {"status": model.status, "version": model.version, "message": model.message}
 
 

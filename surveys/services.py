@@ -23,7 +23,7 @@ from django.utils import timezone
 from customers.models import Customer, Interaction
 from memorycrm.lib.queue import queue_with
 from moments import services as sentiment
-from surveys import selectors, tokens
+from surveys import enqueue, selectors, tokens
 from surveys.models import Invitation, Response, Survey, TagWeightProposal
 from surveys.signals import survey_answered
 
@@ -126,9 +126,7 @@ def _invite(
     Invitation.objects.bulk_create([r.invitation for r in results])
     to_send = [r.invitation.pk for r in results if r.token and send]
     if to_send:
-        from surveys import tasks
-
-        transaction.on_commit(lambda: tasks.enqueue_sends(to_send))
+        transaction.on_commit(lambda: enqueue.send_invitations(to_send))
     return results
 
 
@@ -400,9 +398,7 @@ def _submit_response(
     def announce() -> None:
         survey_answered.send(sender=Response, response_id=response.pk)
         if moment_ids and not response.answer:  # nothing to score: note the recall now
-            from surveys import tasks
-
-            tasks.enqueue_recalls([response.pk])
+            enqueue.note_recalls([response.pk])
 
     using = router.db_for_write(Response)
     one_statement = connections[using].vendor == "postgresql"
@@ -488,7 +484,6 @@ def score_responses(*, ids: Iterable[int]) -> dict:
     rows written are queued for ``make_answer_moments``."""
     from moments.sentiment.classifier import ModelUnavailable
     from moments.sentiment.loader import get_classifier
-    from surveys import tasks
 
     try:
         classifier = get_classifier()
@@ -515,7 +510,7 @@ def score_responses(*, ids: Iterable[int]) -> dict:
             written += len(batch_written)
             if batch_written:  # only rows really written: a retried task queues nothing
                 transaction.on_commit(  # an answer naming no moment may become one
-                    partial(tasks.enqueue_answer_moments, batch_written)
+                    partial(enqueue.make_answer_moments, batch_written)
                 )
     return {"scored": written, "unavailable": ""}
 

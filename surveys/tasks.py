@@ -1,4 +1,4 @@
-"""django-q2 tasks: take ids, load, call a service. Enqueue helpers and schedules live here."""
+"""django-q2 tasks: take ids, load, call a service (queued by surveys.enqueue); schedules."""
 
 from __future__ import annotations
 
@@ -6,34 +6,12 @@ import time
 
 from django.conf import settings
 from django_q.models import Schedule
-from django_q.tasks import async_task
 
-from surveys import services
+from surveys import enqueue, services
 
 SWEEP_NAME = "surveys-sweep"
 RECALIBRATE_NAME = "surveys-recalibrate-tags"
 SCORING_NAME = "surveys-score-answers"
-
-
-def enqueue_send(invitation_id: int) -> None:
-    async_task("surveys.tasks.send_invitation", invitation_id, group="surveys")
-
-
-SEND_CHUNK = 25
-
-
-def enqueue_sends(invitation_ids: list[int]) -> None:
-    """One task for one invitation; a bulk invite's in chunks (each email is still sent and
-    recorded on its own, under its own lock)."""
-    if len(invitation_ids) == 1:
-        enqueue_send(invitation_ids[0])
-        return
-    for start in range(0, len(invitation_ids), SEND_CHUNK):
-        async_task(
-            "surveys.tasks.send_invitations",
-            invitation_ids[start : start + SEND_CHUNK],
-            group="surveys",
-        )
 
 
 def send_invitation(invitation_id: int) -> str:
@@ -52,16 +30,8 @@ def send_reminder(invitation_id: int) -> str:
     return services.send_invitation_email(invitation_id=invitation_id, reminder=True)
 
 
-def enqueue_scoring(response_ids: list[int]) -> None:
-    async_task("surveys.tasks.score_responses", list(response_ids), group="sentiment")
-
-
 def score_responses(response_ids: list[int]) -> dict:
     return services.score_responses(ids=response_ids)
-
-
-def enqueue_answer_moments(response_ids: list[int]) -> None:
-    async_task("surveys.tasks.make_answer_moments", list(response_ids), group="memory")
 
 
 def make_answer_moments(response_ids: list[int]) -> dict:
@@ -69,10 +39,6 @@ def make_answer_moments(response_ids: list[int]) -> dict:
     moments the others picked count as recalled (a transaction of its own)."""
     result = services.make_answer_moments(ids=response_ids)
     return {**result, "recalled": services.note_recalls(ids=response_ids)}
-
-
-def enqueue_recalls(response_ids: list[int]) -> None:
-    async_task("surveys.tasks.note_recalls", list(response_ids), group="memory")
 
 
 def note_recalls(response_ids: list[int]) -> dict:
@@ -111,13 +77,13 @@ def sweep() -> dict:
     send_invitation_email checks, under a row lock, whether it already went out."""
     reminders = services.due_reminder_ids()
     for pk in reminders:
-        async_task("surveys.tasks.send_reminder", pk, group="surveys")
+        enqueue.send_reminder(pk)
     retries = services.retry_ids()
     for pk in retries:
-        enqueue_send(pk)
+        enqueue.send_invitation(pk)
     pending = services.pending_response_ids()
     if pending:
-        enqueue_scoring(pending)
+        enqueue.score_responses(pending)
     return {"reminders": len(reminders), "retries": len(retries), "to_score": len(pending)}
 
 

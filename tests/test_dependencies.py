@@ -7,11 +7,17 @@ four apps (migrations included) without importing them and fails on any use of a
 right: a Python import (at the top or inside a function), a model relation named by a string
 ("surveys.Response"), an ``apps.get_model("surveys", …)``, a django-q2 task path
 (``async_task("surveys.tasks.…")``) and a migration dependency.
+
+Within an app, task bodies (``tasks`` modules) are imported by no one but the worker (and the
+commands that set up their schedules): services, receivers and views queue them through the
+app's ``enqueue.py`` by dotted path, so no services <-> tasks cycle can form; and every dotted
+path queued or scheduled names a function that exists.
 """
 
 from __future__ import annotations
 
 import ast
+import pydoc
 from pathlib import Path
 
 import pytest
@@ -99,6 +105,78 @@ def test_apps_depend_only_on_apps_to_their_left():
     assert violations() == []
 
 
+def _modules() -> list[Path]:
+    return [
+        path
+        for app in ORDER
+        for path in sorted((ROOT / app).rglob("*.py"))
+        if "migrations" not in path.parts
+    ]
+
+
+def imported(source: str, module: str) -> list[tuple[int, str]]:
+    """(line, dotted name) of every module or name the module ``module`` imports, relative
+    imports resolved (``from moments import tasks`` gives "moments" and "moments.tasks")."""
+    package = module.split(".")[:-1]
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            name = ".".join([*base, *([node.module] if node.module else [])])
+            found.append((node.lineno, name))
+            found += [(node.lineno, f"{name}.{alias.name}") for alias in node.names]
+    return found
+
+
+def _module(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts)
+
+
+def _is_task_body(dotted: str) -> bool:
+    return _app(dotted) is not None and dotted.rsplit(".", 1)[-1] == "tasks"
+
+
+def test_only_the_worker_and_schedule_commands_import_task_bodies():
+    importers = [
+        f"{path.relative_to(ROOT)}:{line}: imports {name}"
+        for path in _modules()
+        if "commands" not in path.parts
+        for line, name in imported(path.read_text(), _module(path))
+        if _is_task_body(name)
+    ]
+    assert importers == []
+
+
+def queued_paths(path: Path) -> list[tuple[int, str]]:
+    """(line, dotted path) of every task a module queues (``async_task("…")``) or schedules
+    (``schedule("…")``, ``"func": "…"`` in a Schedule's fields)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Call) and _name(node.func) in TASK_CALLS and node.args:
+            func = _string(node.args[0])
+            if func:
+                found.append((node.lineno, func))
+        elif isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                func = _string(value)
+                if key is not None and _string(key) == "func" and func:
+                    found.append((node.lineno, func))
+    return found
+
+
+def test_every_queued_or_scheduled_task_path_names_a_function():
+    paths = [(path, line, func) for path in _modules() for line, func in queued_paths(path)]
+    assert len(paths) >= 15  # the check sees them (every app queues and schedules tasks)
+    broken = [
+        f"{path.relative_to(ROOT)}:{line}: {func}"
+        for path, line, func in paths
+        if not callable(pydoc.locate(func))
+    ]
+    assert broken == []
+
+
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
@@ -126,3 +204,20 @@ def test_the_check_sees_a_migration_dependency(tmp_path):
         "migration needs moments.0004",
         "migration needs surveys.0005_roles",
     ]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("from moments import tasks", True),
+        ("from moments.memory import tasks as memory_tasks", True),
+        ("from .tasks import score_pending", True),
+        ("from . import tasks", True),
+        ("def f():\n    import surveys.tasks", True),
+        ("from moments import enqueue", False),
+        ("from django_q import tasks", False),
+    ],
+)
+def test_the_check_sees_an_import_of_a_task_body(source, expected):
+    names = [name for _, name in imported(source, "moments.sentiment.services")]
+    assert any(_is_task_body(name) for name in names) is expected

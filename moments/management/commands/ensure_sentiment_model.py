@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from moments import services
+from moments import services, tasks
 
 
 class Command(BaseCommand):
@@ -16,4 +16,5 @@ class Command(BaseCommand):
         if not settings.SENTIMENT_AUTO_TRAIN:
             self.stdout.write("SENTIMENT_AUTO_TRAIN is off: not queueing any training.")
             return
+        tasks.ensure_sweep_schedule()
         self.stdout.write(f"Sentiment: {services.ensure_sentiment_model()}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from moments import services, tasks
+from moments import enqueue, services
 from moments.models import SentimentModel
 from moments.sentiment.evaluation import summary_table
 
@@ -90,4 +90,4 @@ class Command(BaseCommand):
                 "Queued rescoring of pending and older-model interactions "
                 "(the cluster will run it)."
             )
-            tasks.enqueue_sweep()
+            enqueue.score_pending()
