@@ -39,6 +39,9 @@ from interventions.models import (
     Intervention,
     OutboundEmail,
 )
+from moments.models import Moment
+from surveys.models import Response, Survey
+from surveys.services import create_invitation
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +55,6 @@ class ActionError(Exception):
 
 def context_for(intervention: Intervention) -> dict[str, Any]:
     """What templates see: customer, interaction, moment, response, rule, intervention."""
-    from moments.models import Moment
-    from surveys.models import Response
-
     subject = intervention.subject
     return {
         "customer": intervention.customer,
@@ -352,8 +352,6 @@ def run_webhook(intervention: Intervention, config: dict) -> dict:
 
 
 def _survey_errors(config: dict) -> list[str]:
-    from surveys.models import Survey
-
     name = config.get("survey")
     if not isinstance(name, str) or not name:
         return ['"survey" must name a survey.']
@@ -365,9 +363,6 @@ def _survey_errors(config: dict) -> list[str]:
 def run_survey(intervention: Intervention, config: dict) -> dict:
     """Invite through surveys.services.create_invitation (which applies opt-out and the
     frequency limit). The EffectLog row and the invitation commit together: exactly once."""
-    from surveys.models import Survey
-    from surveys.services import create_invitation
-
     survey = Survey.objects.filter(name=config["survey"]).first()
     if survey is None:
         raise ActionError(f"The survey {config['survey']!r} no longer exists.")

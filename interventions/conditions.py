@@ -24,6 +24,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from customers.models import Customer, Interaction
+from moments.models import CustomerMemory, Moment
+from surveys.models import Response
 
 # --- Events -------------------------------------------------------------------------------
 
@@ -65,15 +67,11 @@ class Facts:
         self.now = timezone.now()
 
     @cached_property
-    def moment(self):
-        from moments.models import Moment
-
+    def moment(self) -> Moment | None:
         return self.subject if isinstance(self.subject, Moment) else None
 
     @cached_property
-    def response(self):
-        from surveys.models import Response
-
+    def response(self) -> Response | None:
         return self.subject if isinstance(self.subject, Response) else None
 
     @cached_property
@@ -93,9 +91,7 @@ class Facts:
         return self.subject.customer
 
     @cached_property
-    def memory(self):
-        from moments.models import CustomerMemory
-
+    def memory(self) -> CustomerMemory | None:
         return CustomerMemory.objects.filter(customer_id=self.customer.pk).first()
 
     def value(self, field: str) -> Any:
@@ -144,8 +140,6 @@ def _hours_unanswered(f: Facts) -> float:
 
 
 def _positive_moment_since(f: Facts) -> bool | None:
-    from moments.models import Moment
-
     if f.moment is None:
         return None
     return (

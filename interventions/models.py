@@ -126,7 +126,7 @@ class Rule(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from interventions import actions
+        from interventions import actions  # cycle: actions import these models
 
         errors: dict[str, list[str]] = {}
         for field in ("conditions", "still_true"):

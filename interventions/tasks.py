@@ -6,8 +6,10 @@ from django.apps import apps
 from django.utils import timezone
 from django_q.models import Schedule
 
+from customers.models import Customer, Interaction
 from interventions import conditions as cond
 from interventions import engine
+from moments.models import CustomerMemory
 
 DISPATCH_SCHEDULE = "interventions-dispatch-due"
 DAILY_SCHEDULE = "interventions-daily-events"
@@ -64,9 +66,6 @@ def _stage_reached(interaction) -> list:
 def daily_events() -> dict:
     """The daily schedule: `memory.at_risk` for every customer whose memory is at risk, and
     `schedule.daily` for every customer whose latest contact is an unanswered inbound one."""
-    from customers.models import Customer, Interaction
-    from moments.models import CustomerMemory
-
     counts = {cond.MEMORY_AT_RISK: 0, cond.DAILY: 0}
     if engine.has_rules(cond.MEMORY_AT_RISK):
         at_risk = CustomerMemory.objects.filter(at_risk=True).values_list("customer_id", flat=True)

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -444,8 +445,6 @@ def refresh_customer_memory(
     Reads the current tag weights and stage weights, so reweighting by an admin takes effect at
     the next refresh.
     """
-    from django.conf import settings
-
     now = now or timezone.now()
     params = scoring.MemoryParams.from_settings()
     moments = list(

@@ -21,6 +21,8 @@ from memorycrm.lib.queue import queue_with
 from moments import enqueue, selectors
 from moments.models import SentimentCorrection, SentimentModel
 from moments.sentiment.classifier import ModelUnavailable, Score
+from moments.sentiment.loader import get_classifier
+from moments.sentiment.training import TrainConfig, train
 from moments.signals import interactions_scored
 
 logger = logging.getLogger(__name__)
@@ -99,8 +101,6 @@ def score_interactions(*, ids: Iterable[int]) -> ScoreRun:
     the reactions downstream (moment detection, rules) get a few large tasks. If no model can
     be loaded, nothing is written: the rows stay pending for the sweep (``score_pending``).
     """
-    from moments.sentiment.loader import get_classifier
-
     try:
         classifier = get_classifier()
     except ModelUnavailable as exc:
@@ -145,8 +145,6 @@ def mark_for_rescoring(*, since: datetime | None = None) -> int:
 def score_pending(*, time_budget: float = 300.0, chunk: int = 512) -> ScoreRun:
     """Score whatever is pending or scored by an older model, oldest first, for up to
     ``time_budget`` seconds. The sweep: nothing is lost if a worker or the model was down."""
-    from moments.sentiment.loader import get_classifier
-
     try:
         version = get_classifier().version
     except ModelUnavailable as exc:
@@ -260,9 +258,6 @@ def train_sentiment_model(
     """Train the model described by the row ``model`` (kind, with_corrections), recording
     progress, then its metrics (ready) or the failure reason (failed). Not atomic on purpose:
     progress must be visible while it runs. Re-raises nothing: a failure is a status."""
-    from moments.sentiment.loader import get_classifier
-    from moments.sentiment.training import TrainConfig, train
-
     config = TrainConfig(mode=model.kind, seed=seed, fraction=fraction, epochs=epochs)
     previous = None
     if model.with_corrections:

@@ -21,10 +21,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from customers.models import Customer, Interaction
+from customers.services import update_customer
 from memorycrm.lib.queue import queue_with
+from moments import memory_services
 from moments import services as sentiment
+from moments.models import Moment, MomentTag, MomentTagging
+from moments.sentiment.classifier import ModelUnavailable
+from moments.sentiment.loader import get_classifier
 from surveys import enqueue, selectors, tokens
 from surveys.models import Invitation, Response, Survey, TagWeightProposal
+from surveys.recalibration import TagEvidence, propose
 from surveys.signals import survey_answered
 
 logger = logging.getLogger(__name__)
@@ -202,8 +208,6 @@ def opt_out_url(token: str) -> str:
 @transaction.atomic
 def opt_out(*, invitation: Invitation) -> None:
     """The customer asked for no more surveys (from a link in a survey email)."""
-    from customers.services import update_customer
-
     customer = Customer.objects.select_for_update().get(pk=invitation.customer_id)
     if not customer.survey_opt_out:
         update_customer(customer=customer, survey_opt_out=True)
@@ -367,7 +371,6 @@ def submit_response(
 def _submit_response(
     *, invitation: Invitation, rating: int, answer: str, moment_ids: set[int]
 ) -> tuple[Response, bool]:
-    from surveys.selectors import moment_choices
 
     now = timezone.now()
     response = Response(
@@ -386,7 +389,7 @@ def _submit_response(
         validate_constraints=False,
     )
     if moment_ids:
-        offered = {choice.moment.pk for choice in moment_choices(invitation)}
+        offered = {choice.moment.pk for choice in selectors.moment_choices(invitation)}
         if not moment_ids <= offered:
             raise ValidationError({"moments": "Choose among the moments shown."})
 
@@ -482,9 +485,6 @@ def score_responses(*, ids: Iterable[int]) -> dict:
     for the sweep. The writer is the interactions' (moments.services.write_scores): a row is
     written only while pending or scored by an older version. Once each batch commits, the
     rows written are queued for ``make_answer_moments``."""
-    from moments.sentiment.classifier import ModelUnavailable
-    from moments.sentiment.loader import get_classifier
-
     try:
         classifier = get_classifier()
     except ModelUnavailable as exc:
@@ -526,8 +526,6 @@ def make_answer_moments(*, ids: Iterable[int]) -> dict:
     that moment rather than making another. A dismissed moment stays dismissed. An answer that
     picked a moment is about that moment and never becomes another one.
     """
-    from moments import memory_services
-
     rows = list(
         Response.objects.select_for_update(of=("self",))
         .filter(pk__in=list(ids), scored_at__isnull=False, moments__isnull=True)
@@ -563,8 +561,6 @@ def note_recalls(*, ids: Iterable[int]) -> int:
     scored (``tasks.make_answer_moments``), or, for one without text, in a task queued when it
     is submitted. Idempotent: a recall is keyed by the answer's time, so an answer processed
     twice refreshes its moments once. Returns how many moments gained a recall."""
-    from moments import memory_services
-
     picks = Response.moments.through.objects.filter(response_id__in=list(ids)).values_list(
         "moment_id", "response__created_at"
     )
@@ -586,15 +582,11 @@ def pending_response_ids(*, limit: int = 1000) -> list[int]:
 def tag_evidence(*, since=None) -> list:
     """Per active tag, the ratings (on −1…1) of answers whose moments carry it and of those
     whose moments do not (see surveys.recalibration). Reads ids and numbers only."""
-    from moments.models import Moment, MomentTag, MomentTagging
-    from surveys.recalibration import TagEvidence
-    from surveys.selectors import signed_rating
-
     responses = Response.objects.all()
     if since is not None:
         responses = responses.filter(created_at__gte=since)
     ratings = {
-        pk: signed_rating(rating, kind)
+        pk: selectors.signed_rating(rating, kind)
         for pk, rating, kind in responses.values_list("pk", "rating", "survey__rating_kind")
     }
     # Each answer's moments, as the report's themes read them (selectors.ANSWER_MOMENT_PATHS):
@@ -647,8 +639,6 @@ def tag_evidence(*, since=None) -> list:
 def recalibrate_tags(*, since=None) -> list[TagWeightProposal]:
     """Propose impact weights from survey outcomes (surveys.recalibration). Open proposals from
     an earlier run are superseded; no tag weight changes until an admin applies a proposal."""
-    from surveys.recalibration import propose
-
     proposals = propose(
         tag_evidence(since=since),
         min_n=settings.SURVEY_RECALIBRATION_MIN_N,
@@ -682,8 +672,6 @@ def apply_proposals(
     *, proposals: Iterable[TagWeightProposal], user: AbstractBaseUser | None
 ) -> int:
     """Set each open proposal's tag weight (an admin's decision); returns how many applied."""
-    from moments.models import MomentTag
-
     applied = 0
     for proposal in proposals:
         proposal = TagWeightProposal.objects.select_for_update().get(pk=proposal.pk)

@@ -11,7 +11,8 @@ right: a Python import (at the top or inside a function), a model relation named
 Within an app, task bodies (``tasks`` modules) are imported by no one but the worker (and the
 commands that set up their schedules): services, receivers and views queue them through the
 app's ``enqueue.py`` by dotted path, so no services <-> tasks cycle can form; and every dotted
-path queued or scheduled names a function that exists.
+path queued or scheduled names a function that exists. An import of our own code inside a
+function says why (a comment: the cycle it breaks, or the cost it defers).
 """
 
 from __future__ import annotations
@@ -194,6 +195,57 @@ def test_the_check_sees_each_kind_of_use(tmp_path, source, expected):
     path = tmp_path / "module.py"
     path.write_text(source)
     assert [app for _, app, _ in uses(path)] == expected
+
+
+FIRST_PARTY = {*ORDER, "memorycrm"}
+
+
+def unexplained_local_imports(source: str) -> list[tuple[int, str]]:
+    """(line, module) of the imports of our own code inside functions that carry no comment on
+    their line or the line above."""
+    lines = source.splitlines()
+    found = []
+    for function in ast.walk(ast.parse(source)):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for node in ast.walk(function):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            if not any(name.split(".")[0] in FIRST_PARTY for name in names):
+                continue
+            said = lines[max(0, node.lineno - 2) : node.end_lineno]
+            if not any("#" in line for line in said):
+                found.append((node.lineno, names[0]))
+    return found
+
+
+def test_every_import_of_our_code_inside_a_function_says_why():
+    unexplained = [
+        f"{path.relative_to(ROOT)}:{line}: {module}"
+        for app in sorted(FIRST_PARTY)
+        for path in sorted((ROOT / app).rglob("*.py"))
+        if "migrations" not in path.parts
+        for line, module in unexplained_local_imports(path.read_text())
+    ]
+    assert unexplained == []
+
+
+@pytest.mark.parametrize(
+    ("source", "unexplained"),
+    [
+        ("def f():\n    from surveys.models import Response", ["surveys.models"]),
+        ("def f():\n    from surveys.models import Response  # cycle: x", []),
+        ("def f():\n    # cycle: x\n    import surveys.models", []),
+        ("def f():\n    import flair", []),
+        ("from surveys.models import Response", []),
+    ],
+)
+def test_the_check_sees_an_unexplained_local_import(source, unexplained):
+    assert [module for _, module in unexplained_local_imports(source)] == unexplained
 
 
 def test_the_check_sees_a_migration_dependency(tmp_path):
