@@ -15,8 +15,8 @@ same model) + 1 s. Last line:
     python bench/interventions.py --model PATH.pt
     python bench/interventions.py --quick         # N=10
     python bench/interventions.py --scores-only   # no model: the bench writes the scores through
-                                                  # moments.services.record_scores (what the
-                                                  # scoring task does) — times the interventions
+                                                  # moments.sentiment.services.record_scores (what
+                                                  # the scoring task does) — times the interventions
                                                   # leg only; budget = poll + 1 s
 """
 
@@ -116,7 +116,7 @@ def one(client, agent, manager, n: int, *, scores_only: bool, timeout: float) ->
     from customers.models import Customer
     from interventions.models import Alert
     from moments.sentiment.classifier import Score
-    from moments.services import record_scores
+    from moments.sentiment.services import record_scores
 
     customer = Customer.objects.create(name=f"Bench customer {n}", owner=agent)
     start = time.perf_counter()

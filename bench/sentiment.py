@@ -6,8 +6,9 @@ On a throw-away database (on DATABASE_URL's server, else SQLite), same model, sa
    of SENTIMENT_BATCH_SIZE, nothing else.
 2. Pipeline throughput: N pending interactions are queued exactly as the app queues them
    (`moments.enqueue.score_interactions` -> django-q2 ORM broker), then a worker loop in this
-   process takes each task off the broker (dequeue, unsign, run `moments.tasks.score_interactions`,
-   acknowledge) until every row is scored in the database. Interactions scored per second.
+   process takes each task off the broker (dequeue, unsign, run
+   `moments.sentiment.tasks.score_interactions`, acknowledge) until every row is scored in the
+   database. Interactions scored per second.
    Running in-process keeps the model and the CPU the same as in (1), and (1) and (2)
    alternate over 4 rounds so load from other processes hits both alike; `--cluster` instead
    starts a real `manage.py qcluster` (1 worker, model loaded and warmed before timing).
@@ -154,7 +155,7 @@ def run_queue_in_process() -> tuple[dict[str, int], float]:
             name = task["func"] if isinstance(task["func"], str) else func.__name__
             done[name] = done.get(name, 0) + 1
             broker.acknowledge(task_id)
-            if name == "moments.tasks.score_interactions":
+            if name == "moments.sentiment.tasks.score_interactions":
                 scored_at = time.perf_counter()
 
 

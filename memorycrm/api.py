@@ -10,7 +10,7 @@ from interventions.api.views import (
     RuleViewSet,
 )
 from moments.api import memory as memory_api
-from moments.api.views import SentimentViewSet
+from moments.sentiment.api.views import SentimentViewSet
 from surveys.api.views import (
     InvitationViewSet,
     ResponseViewSet,

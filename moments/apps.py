@@ -7,4 +7,4 @@ class MomentsConfig(AppConfig):
     def ready(self) -> None:
         import moments.memory_receivers  # noqa: F401  (moment detection after scoring)
         import moments.privacy  # noqa: F401  (its part of the GDPR export/erasure)
-        from moments import receivers  # noqa: F401  (connects the signal receivers)
+        import moments.sentiment.receivers  # noqa: F401  (scoring of logged interactions)

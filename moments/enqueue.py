@@ -19,7 +19,7 @@ def score_interactions(interaction_ids: list[int]) -> None:
     chunk = settings.SENTIMENT_TASK_CHUNK
     for start in range(0, len(interaction_ids), chunk):
         async_task(
-            "moments.tasks.score_interactions",
+            "moments.sentiment.tasks.score_interactions",
             interaction_ids[start : start + chunk],
             group="sentiment",
         )
@@ -27,12 +27,12 @@ def score_interactions(interaction_ids: list[int]) -> None:
 
 def score_pending() -> None:
     """The sweep over everything pending or scored by an older model."""
-    async_task("moments.tasks.score_pending", group="sentiment")
+    async_task("moments.sentiment.tasks.score_pending", group="sentiment")
 
 
 def train_model(model_id: int, then_full: bool = False) -> None:
     async_task(
-        "moments.tasks.train_model",
+        "moments.sentiment.tasks.train_model",
         model_id,
         then_full,
         group="sentiment-training",

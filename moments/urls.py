@@ -1,6 +1,7 @@
 from django.urls import path
 
-from moments import memory_views, views
+from moments import memory_views
+from moments.sentiment import views
 
 urlpatterns = [
     path("sentiment/status/", views.sentiment_status, name="sentiment-status"),

@@ -24,8 +24,8 @@ from customers.models import Customer, Interaction
 from customers.services import update_customer
 from memorycrm.lib.queue import queue_with
 from moments import memory_services
-from moments import services as sentiment
 from moments.models import Moment, MomentTag, MomentTagging
+from moments.sentiment import services as sentiment
 from moments.sentiment.classifier import ModelUnavailable
 from moments.sentiment.loader import get_classifier
 from surveys import enqueue, selectors, tokens
@@ -482,9 +482,9 @@ def _claim_and_insert_in_one_statement(response: Response, moment_ids: list[int]
 def score_responses(*, ids: Iterable[int]) -> dict:
     """Score the open answers with the active sentiment model (moments.sentiment), the same
     model and the same field shape as interactions. Without a model, the answers stay pending
-    for the sweep. The writer is the interactions' (moments.services.write_scores): a row is
-    written only while pending or scored by an older version. Once each batch commits, the
-    rows written are queued for ``make_answer_moments``."""
+    for the sweep. The writer is the interactions' (moments.sentiment.services.write_scores):
+    a row is written only while pending or scored by an older version. Once each batch
+    commits, the rows written are queued for ``make_answer_moments``."""
     try:
         classifier = get_classifier()
     except ModelUnavailable as exc:

@@ -43,7 +43,7 @@ def get_classifier() -> Classifier:
     that case the model's row is marked failed (the previous ready model takes over next call).
     """
     global _loaded, _loaded_key
-    from moments import selectors, services  # cycle: services load the model through here
+    from moments.sentiment import selectors, services  # cycle: services load the model through here
 
     active = selectors.active_sentiment_model()
     if active is None:

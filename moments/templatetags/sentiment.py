@@ -10,8 +10,8 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from customers.models import Customer
-from moments import selectors
 from moments.models import Moment
+from moments.sentiment import selectors
 
 register = template.Library()
 

@@ -6,7 +6,7 @@ from django.core import mail
 
 from interventions.models import Alert, Intervention, Rule
 from moments.sentiment.classifier import Score
-from moments.services import record_scores
+from moments.sentiment.services import record_scores
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,8 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
 from customers.models import Interaction
-from moments import services
 from moments.models import SentimentCorrection, SentimentModel
+from moments.sentiment import services
 from tests.factories import InteractionFactory
 
 
@@ -27,10 +27,10 @@ def test_first_run_queues_quick_then_full_training_without_blocking(
 
     run = SentimentModel.objects.get()
     assert (run.kind, run.status) == ("quick", "queued")
-    [task] = _queued("moments.tasks.train_model")
+    [task] = _queued("moments.sentiment.tasks.train_model")
     assert task.task["args"] == (run.pk, True)
     assert Schedule.objects.filter(
-        name="sentiment-sweep", func="moments.tasks.score_pending"
+        name="sentiment-sweep", func="moments.sentiment.tasks.score_pending"
     ).exists()
     assert "queued quick training" in capsys.readouterr().out
 
@@ -38,7 +38,7 @@ def test_first_run_queues_quick_then_full_training_without_blocking(
 def test_nothing_is_queued_while_a_training_runs(db):
     SentimentModel.objects.create(kind="quick", status="training")
     assert services.ensure_sentiment_model() == "training already in progress"
-    assert not _queued("moments.tasks.train_model")
+    assert not _queued("moments.sentiment.tasks.train_model")
 
 
 def test_a_training_whose_worker_died_is_marked_failed_and_requeued(

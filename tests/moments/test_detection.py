@@ -10,7 +10,7 @@ from django_q.models import OrmQ
 from moments import memory_services, memory_tasks
 from moments.models import CustomerMemory, Moment
 from moments.sentiment.classifier import Score
-from moments.services import record_scores
+from moments.sentiment.services import record_scores
 from tests.factories import CustomerFactory
 from tests.moments.factories import ScoredInteractionFactory, TagRuleFactory, stage, tag
 
@@ -233,7 +233,7 @@ def test_refresh_schedule_is_idempotent():
 
 
 def test_sentiment_correction_queues_detection(customer, agent, django_capture_on_commit_callbacks):
-    from moments.services import correct_sentiment
+    from moments.sentiment.services import correct_sentiment
 
     interaction = _scored(customer, 0.1)
     with django_capture_on_commit_callbacks(execute=True):

@@ -8,8 +8,8 @@ from django_q.models import OrmQ
 
 from customers import services as customer_services
 from customers.models import Interaction
-from moments import services, tasks
 from moments.models import SentimentModel
+from moments.sentiment import services, tasks
 from tests.factories import InteractionFactory
 
 
@@ -25,7 +25,7 @@ def test_logged_interaction_is_queued_after_commit(customer, django_capture_on_c
     queued = [
         task
         for task in OrmQ.objects.all()
-        if task.task["func"] == "moments.tasks.score_interactions"
+        if task.task["func"] == "moments.sentiment.tasks.score_interactions"
     ]
     assert len(queued) == 1
     assert queued[0].task["args"] == ([interaction.pk],)

@@ -8,7 +8,7 @@ from django.test.utils import override_settings
 from django_q.models import OrmQ
 
 from memorycrm.lib.queue import in_queue_transaction, queue_with
-from moments import services
+from moments.sentiment import services
 from moments.sentiment.classifier import Score
 from tests.factories import InteractionFactory
 

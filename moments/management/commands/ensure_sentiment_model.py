@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from moments import services, tasks
+from moments.sentiment import services, tasks
 
 
 class Command(BaseCommand):

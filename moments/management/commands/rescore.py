@@ -9,7 +9,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from customers.models import Interaction
-from moments import selectors, services
+from moments.sentiment import selectors, services
 from moments.sentiment.classifier import ModelUnavailable
 from moments.sentiment.loader import get_classifier
 

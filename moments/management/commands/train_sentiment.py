@@ -6,8 +6,9 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from moments import enqueue, services
+from moments import enqueue
 from moments.models import SentimentModel
+from moments.sentiment import services
 from moments.sentiment.evaluation import summary_table
 
 

@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from customers.models import Interaction, ScoredText
 from memorycrm.lib.queue import queue_with
-from moments import enqueue, selectors
+from moments import enqueue
 from moments.models import SentimentCorrection, SentimentModel
+from moments.sentiment import selectors
 from moments.sentiment.classifier import ModelUnavailable, Score
 from moments.sentiment.loader import get_classifier
 from moments.sentiment.training import TrainConfig, train

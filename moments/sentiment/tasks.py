@@ -7,8 +7,9 @@ import logging
 from django.conf import settings
 from django_q.models import Schedule
 
-from moments import enqueue, services
+from moments import enqueue
 from moments.models import SentimentModel
+from moments.sentiment import services
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def ensure_sweep_schedule() -> None:
     Schedule.objects.update_or_create(
         name=SWEEP_NAME,
         defaults={
-            "func": "moments.tasks.score_pending",
+            "func": "moments.sentiment.tasks.score_pending",
             "schedule_type": Schedule.MINUTES,
             "minutes": settings.SENTIMENT_SWEEP_MINUTES,
             "repeats": -1,

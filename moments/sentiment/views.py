@@ -9,8 +9,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from customers.access import interactions_visible_to
 from customers.models import Interaction
-from moments import selectors, services
-from moments.forms import SentimentCorrectionForm
+from moments.sentiment import selectors, services
+from moments.sentiment.forms import SentimentCorrectionForm
 
 
 def _interaction_for_user(request: HttpRequest, pk: int) -> Interaction:

@@ -11,8 +11,8 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from moments import selectors
-from moments.api.serializers import (
+from moments.sentiment import selectors
+from moments.sentiment.api.serializers import (
     ScoreRequestSerializer,
     ScoreResponseSerializer,
     StatusSerializer,
