@@ -9,7 +9,7 @@ rebuild's cost). On each, for all moments and for the last 90 days' negative one
 interleaved in the same run:
 
 * ORM: the heatmap as the page and the API compute it for a manager
-  (`moments.memory_selectors.journey_heatmap`: stages, tags, one GROUP BY over the rollup);
+  (`moments.memory.selectors.journey_heatmap`: stages, tags, one GROUP BY over the rollup);
 * raw SQL: the same stage x tag aggregate (count, mean impact, recall-weighted impact) by hand
   straight over the moments left-joined to their tags, with the same stage and tag lists:
   what the dashboard would cost without the rollup;
@@ -62,7 +62,7 @@ def seed(total: int, args, using: str, rng: random.Random) -> dict:
     from django.utils import timezone
 
     from customers.models import Customer, Interaction, JourneyStage
-    from moments import scoring
+    from moments.memory import scoring
     from moments.models import CustomerMemory, Moment, MomentTag, MomentTagging
 
     params = scoring.MemoryParams()
@@ -281,8 +281,8 @@ def main(argv: list[str]) -> int:
     from django.test import Client
     from django.urls import reverse
 
-    from moments import memory_rollup
-    from moments import memory_selectors as selectors
+    from moments.memory import rollup as memory_rollup
+    from moments.memory import selectors
     from moments.models import JourneyRollup
 
     print(f"bench dashboard on {where}")

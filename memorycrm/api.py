@@ -9,7 +9,7 @@ from interventions.api.views import (
     InterventionViewSet,
     RuleViewSet,
 )
-from moments.api import memory as memory_api
+from moments.memory.api import views as memory_api
 from moments.sentiment.api.views import SentimentViewSet
 from surveys.api.views import (
     InvitationViewSet,

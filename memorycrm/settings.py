@@ -333,7 +333,7 @@ SENTIMENT_SWEEP_MINUTES = env_int("SENTIMENT_SWEEP_MINUTES", 5)
 SENTIMENT_API_MAX_TEXTS = env_int("SENTIMENT_API_MAX_TEXTS", 64)
 SENTIMENT_API_MAX_CHARS = env_int("SENTIMENT_API_MAX_CHARS", 20_000)
 
-# Memory moments (see moments/scoring.py and docs/memory-model.md)
+# Memory moments (see moments/memory/scoring.py and docs/memory-model.md)
 # Detection: a moment when |score| x confidence >= PEAK, |score - baseline| >= SWING (baseline =
 # mean of the customer's previous BASELINE_WINDOW scored interactions, at least BASELINE_MIN of
 # them), or a critical stage with |score| >= NEUTRAL_BAND; or a tag rule matches.

@@ -2,8 +2,21 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from moments import enqueue, memory_rollup, services
-from moments.models import SentimentCorrection, SentimentModel
+from moments import enqueue
+from moments.memory import rollup
+from moments.models import (
+    CustomerMemory,
+    Moment,
+    MomentTag,
+    MomentTagging,
+    SentimentCorrection,
+    SentimentModel,
+    TagCategory,
+    TagRule,
+)
+from moments.sentiment import services as sentiment_services
+
+# --- Sentiment: the trained models and agents' corrections ---------------------------------
 
 
 @admin.register(SentimentModel)
@@ -53,12 +66,14 @@ class SentimentModelAdmin(admin.ModelAdmin):
         if model is None:
             self.message_user(request, "Pick a ready model.", messages.ERROR)
             return
-        services.activate_model(model=model)
+        sentiment_services.activate_model(model=model)
         self.message_user(request, f"{model.version} is now active; rescoring is queued.")
 
     @admin.action(description="Train a new full model with agents' corrections")
     def train_full_with_corrections(self, request: HttpRequest, queryset: QuerySet) -> None:
-        run = services.create_training_run(kind=SentimentModel.Kind.FULL, with_corrections=True)
+        run = sentiment_services.create_training_run(
+            kind=SentimentModel.Kind.FULL, with_corrections=True
+        )
         enqueue.train_model(run.pk)
         self.message_user(request, f"Training run {run.pk} queued.")
 
@@ -73,11 +88,9 @@ class SentimentCorrectionAdmin(admin.ModelAdmin):
 
 
 # --- Memory moments: the tag taxonomy, tag rules, moments ---------------------------------
-# (imports here keep this block separate from the sentiment admin above)
-from moments import models as memory_models  # noqa: E402
 
 
-@admin.register(memory_models.TagCategory)
+@admin.register(TagCategory)
 class TagCategoryAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "order"]
     search_fields = ["name", "description"]
@@ -93,7 +106,7 @@ def _set_active(queryset: QuerySet, *, active: bool) -> int:
     return len(tags)
 
 
-@admin.register(memory_models.MomentTag)
+@admin.register(MomentTag)
 class MomentTagAdmin(admin.ModelAdmin):
     """Add, rename, reweight and retire tags. Retire (active off) rather than delete: retired
     tags stay on old moments and in old figures, but are not offered for new tagging."""
@@ -122,7 +135,7 @@ class MomentTagAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj)
 
 
-@admin.register(memory_models.TagRule)
+@admin.register(TagRule)
 class TagRuleAdmin(admin.ModelAdmin):
     list_display = ["name", "tag", "stage", "active"]
     list_filter = ["active", "stage", "tag"]
@@ -131,13 +144,13 @@ class TagRuleAdmin(admin.ModelAdmin):
 
 
 class MomentTaggingInline(admin.TabularInline):
-    model = memory_models.MomentTagging
+    model = MomentTagging
     extra = 0
     raw_id_fields = ["added_by"]
     readonly_fields = ["added_at"]
 
 
-@admin.register(memory_models.Moment)
+@admin.register(Moment)
 class MomentAdmin(admin.ModelAdmin):
     list_display = [
         "occurred_at",
@@ -187,11 +200,11 @@ class MomentAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         before = form.initial if change else {}
         customers = {form.instance.customer_id, before.get("customer")} - {None}
-        days = [memory_rollup.local_day(before["occurred_at"])] if before.get("occurred_at") else []
-        memory_rollup.refresh_customers(customers, also=days)
+        days = [rollup.local_day(before["occurred_at"])] if before.get("occurred_at") else []
+        rollup.refresh_customers(customers, also=days)
 
 
-@admin.register(memory_models.CustomerMemory)
+@admin.register(CustomerMemory)
 class CustomerMemoryAdmin(admin.ModelAdmin):
     list_display = ["customer", "balance", "trend", "at_risk", "moment_count", "computed_at"]
     list_filter = ["at_risk"]

@@ -44,4 +44,4 @@ def train_model(model_id: int, then_full: bool = False) -> None:
 
 
 def detect_moments(interaction_ids: list[int]) -> None:
-    async_task("moments.memory_tasks.detect_moments", list(interaction_ids), group="memory")
+    async_task("moments.memory.tasks.detect_moments", list(interaction_ids), group="memory")

@@ -125,7 +125,7 @@ class SentimentCorrection(models.Model):
         return f"Interaction {self.interaction_id} corrected to {self.label}"
 
 
-# --- Memory moments (see moments/scoring.py and docs/memory-model.md) ---------------------
+# --- Memory moments (see moments/memory/scoring.py and docs/memory-model.md) --------------
 
 
 class Polarity(models.TextChoices):
@@ -301,8 +301,8 @@ class Moment(models.Model):
         related_name="moments_dismissed",
     )
     dismissed_at = models.DateTimeField(null=True, blank=True)
-    # Recall forecast (moments/scoring.py): stability in days, refreshes, and recall now and
-    # 7 / 30 / 365 days after the moment happened, as of computed_at.
+    # Recall forecast (moments/memory/scoring.py): stability in days, refreshes, and recall now
+    # and 7 / 30 / 365 days after the moment happened, as of computed_at.
     stability_days = models.FloatField(default=0.0)
     refresh_count = models.PositiveIntegerField(default=0)
     refreshed_at = models.DateTimeField(null=True, blank=True)
@@ -313,8 +313,8 @@ class Moment(models.Model):
     computed_at = models.DateTimeField(null=True, blank=True)
     # When the customer recalled this moment unprompted (picked it as what stood out in a
     # survey answer): ISO timestamps, each a refresh of the memory at that time. Written only
-    # by memory_services.note_recalled, once per time (the answer's), so an answer processed
-    # twice refreshes once.
+    # by moments.memory.services.note_recalled, once per time (the answer's), so an answer
+    # processed twice refreshes once.
     recalled_at = models.JSONField(default=list, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -390,8 +390,9 @@ class MomentTagging(models.Model):
 
 
 class CustomerMemory(models.Model):
-    """A customer's memory balance (moments/scoring.py), kept up to date by the services and a
-    scheduled refresh, so lists and dashboards read one row per customer, not their moments."""
+    """A customer's memory balance (moments/memory/scoring.py), kept up to date by the services
+    and a scheduled refresh, so lists and dashboards read one row per customer, not their
+    moments."""
 
     customer = models.OneToOneField(
         "customers.Customer", on_delete=models.CASCADE, related_name="memory"
@@ -415,7 +416,7 @@ class CustomerMemory(models.Model):
         return f"Memory of customer {self.customer_id}: {self.balance:+.2f}"
 
 
-# --- Journey map rollup (moments/memory_rollup.py) ------------------------------------------
+# --- Journey map rollup (moments/memory/rollup.py) ------------------------------------------
 
 
 class JourneyRollup(models.Model):
@@ -424,7 +425,7 @@ class JourneyRollup(models.Model):
     moments and the sums of their impact and of impact x recall now. A moment with two tags
     counts in both tags' rows, as on the map.
 
-    Derived data, never edited: moments/memory_rollup.py recomputes a day from its moments in
+    Derived data, never edited: moments/memory/rollup.py recomputes a day from its moments in
     the transaction that changes one of them, and rebuilds everything after the scheduled memory
     refresh (recall fades as days pass) or with ``manage.py rebuild_journey_rollup``.
     """

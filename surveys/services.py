@@ -23,7 +23,7 @@ from django.utils import timezone
 from customers.models import Customer, Interaction
 from customers.services import update_customer
 from memorycrm.lib.queue import queue_with
-from moments import memory_services
+from moments.memory import services as memory_services
 from moments.models import Moment, MomentTag, MomentTagging
 from moments.sentiment import services as sentiment
 from moments.sentiment.classifier import ModelUnavailable
@@ -519,7 +519,7 @@ def score_responses(*, ids: Iterable[int]) -> dict:
 def make_answer_moments(*, ids: Iterable[int]) -> dict:
     """The scored answers among ``ids`` that have text and picked no moment become moments
     of their own when they are emotionally charged (source: survey; the rules are in
-    moments.memory_services.detect_answer_moments), linked by ``Response.moment``.
+    moments.memory.services.detect_answer_moments), linked by ``Response.moment``.
 
     Idempotent and safe to run twice at once: the answers' rows are locked first (in id
     order), so a second run waits for the first, then finds the moment it linked and updates
@@ -557,7 +557,7 @@ def make_answer_moments(*, ids: Iterable[int]) -> dict:
 def note_recalls(*, ids: Iterable[int]) -> int:
     """The moments the answers among ``ids`` picked ("this stood out") were recalled by the
     customer when they answered: each is refreshed and the customer's memory recomputed
-    (moments.memory_services.note_recalled). Runs in the worker: after an answer with text is
+    (moments.memory.services.note_recalled). Runs in the worker: after an answer with text is
     scored (``tasks.make_answer_moments``), or, for one without text, in a task queued when it
     is submitted. Idempotent: a recall is keyed by the answer's time, so an answer processed
     twice refreshes its moments once. Returns how many moments gained a recall."""

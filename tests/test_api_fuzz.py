@@ -41,7 +41,7 @@ from schemathesis.specs.openapi.checks import (
 from customers.models import Customer
 from interventions.models import Alert, FollowUpTask, Intervention, Rule
 from memorycrm.wsgi import application
-from moments import memory_services
+from moments.memory import services as memory_services
 from moments.models import MomentTag
 from surveys import services as survey_services
 from surveys.models import Survey

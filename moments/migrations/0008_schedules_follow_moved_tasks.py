@@ -6,6 +6,7 @@ from django.db import migrations
 
 MOVED = {
     "moments.tasks.score_pending": "moments.sentiment.tasks.score_pending",
+    "moments.memory_tasks.refresh_all_memory": "moments.memory.tasks.refresh_all_memory",
 }
 
 

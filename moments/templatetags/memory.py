@@ -11,7 +11,7 @@ from django import template
 from django.utils.html import format_html
 
 from customers.models import Customer, Interaction
-from moments import memory_selectors as selectors
+from moments.memory import selectors
 
 register = template.Library()
 

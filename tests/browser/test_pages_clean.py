@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from customers.models import Customer, Interaction, JourneyStage
 from interventions import engine
 from interventions.models import FollowUpTask, Rule
-from moments import memory_services
+from moments.memory import services as memory_services
 from moments.models import MomentTag
 from surveys import services as surveys
 from surveys.models import Survey

@@ -20,7 +20,7 @@ from django.utils import timezone
 from customers import privacy
 from customers.models import Customer, ImportJob, Interaction
 from interventions.models import Alert, EffectLog, FollowUpTask, Intervention, OutboundEmail, Rule
-from moments import memory_services
+from moments.memory import services as memory_services
 from moments.models import CustomerMemory, Moment, MomentTagging, SentimentCorrection
 from surveys import services as survey_services
 from surveys.models import Invitation, Response, Survey

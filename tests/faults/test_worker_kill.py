@@ -30,7 +30,7 @@ from customers.models import Customer, Interaction, JourneyStage
 from customers.services import announce_interactions
 from interventions import tasks as intervention_tasks
 from interventions.models import Intervention, OutboundEmail, Rule
-from moments import memory_services
+from moments.memory import services as memory_services
 from moments.models import Moment
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]

@@ -11,7 +11,7 @@ from django_q.models import OrmQ
 
 from interventions import engine
 from interventions.models import Intervention, Rule
-from moments import memory_services
+from moments.memory import services as memory_services
 from moments.models import Moment
 from tests.factories import CustomerFactory
 from tests.moments.factories import ScoredInteractionFactory, tag

@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from moments import memory_services, memory_tasks
+from moments.memory import services as memory_services
+from moments.memory import tasks as memory_tasks
 from moments.models import CustomerMemory, Moment
 from moments.sentiment.classifier import Score
 from moments.sentiment.services import record_scores
@@ -212,7 +213,7 @@ def test_written_scores_queue_detection_after_commit(customer, django_capture_on
             version="v-test",
             scores={interaction.pk: Score("negative", -0.9, 0.95, {"negative": 0.95})},
         )
-    queued = [t for t in OrmQ.objects.all() if t.func() == "moments.memory_tasks.detect_moments"]
+    queued = [t for t in OrmQ.objects.all() if t.func() == "moments.memory.tasks.detect_moments"]
     assert len(queued) == 1
     task = queued[0].task() if callable(queued[0].task) else queued[0].task
     assert task["args"] == ([interaction.pk],)
@@ -238,7 +239,7 @@ def test_sentiment_correction_queues_detection(customer, agent, django_capture_o
     interaction = _scored(customer, 0.1)
     with django_capture_on_commit_callbacks(execute=True):
         correct_sentiment(interaction=interaction, label="negative", user=agent)
-    queued = [t for t in OrmQ.objects.all() if t.func() == "moments.memory_tasks.detect_moments"]
+    queued = [t for t in OrmQ.objects.all() if t.func() == "moments.memory.tasks.detect_moments"]
     assert len(queued) == 1
     memory_tasks.detect_moments([interaction.pk])
     assert Moment.objects.get(interaction=interaction).reason_codes == ["peak"]

@@ -18,7 +18,10 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from moments import memory_rollup, memory_selectors, memory_services, memory_tasks
+from moments.memory import rollup as memory_rollup
+from moments.memory import selectors as memory_selectors
+from moments.memory import services as memory_services
+from moments.memory import tasks as memory_tasks
 from moments.models import JourneyRollup, Moment, MomentTagging
 from tests.factories import CustomerFactory
 from tests.moments.factories import ScoredInteractionFactory, stage, tag

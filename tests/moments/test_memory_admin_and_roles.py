@@ -9,7 +9,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from moments import memory_services, memory_tasks
+from moments.memory import services as memory_services
+from moments.memory import tasks as memory_tasks
 from moments.models import CustomerMemory, Moment, MomentTag, TagCategory, TagRule
 from tests.factories import UserFactory
 from tests.moments.factories import ScoredInteractionFactory, tag

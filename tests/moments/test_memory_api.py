@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from moments import memory_services
+from moments.memory import services as memory_services
 from moments.models import Moment
 from tests.factories import CustomerFactory, UserFactory
 from tests.moments.factories import ScoredInteractionFactory, stage, tag

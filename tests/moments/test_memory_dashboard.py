@@ -9,7 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from moments import memory_selectors, memory_services
+from moments.memory import selectors as memory_selectors
+from moments.memory import services as memory_services
 from moments.models import CustomerMemory
 from tests.factories import CustomerFactory, UserFactory
 from tests.moments.factories import ScoredInteractionFactory, stage, tag

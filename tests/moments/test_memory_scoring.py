@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from moments import scoring
-from moments.scoring import MemoryParams, Remembered
+from moments.memory import scoring
+from moments.memory.scoring import MemoryParams, Remembered
 
 P = MemoryParams()
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from moments import memory_services
+from moments.memory import services as memory_services
 from moments.models import Moment
 from tests.factories import CustomerFactory, UserFactory
 from tests.moments.factories import ScoredInteractionFactory, tag

@@ -16,7 +16,10 @@ from django.db.models import Sum
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from moments import memory_rollup, memory_selectors, memory_services, scoring
+from moments.memory import rollup as memory_rollup
+from moments.memory import scoring
+from moments.memory import selectors as memory_selectors
+from moments.memory import services as memory_services
 from moments.models import CustomerMemory, JourneyRollup, Moment
 from surveys import services as survey_services
 from surveys import tasks as survey_tasks

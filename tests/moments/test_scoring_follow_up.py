@@ -27,8 +27,8 @@ def test_the_follow_up_tasks_are_queued_inside_the_scoring_transaction(customer)
     with transaction.atomic():
         services.record_scores(version="v1", scores={interaction.pk: SCORE})
         # Before the commit, in the same transaction: the detection task is already a row.
-        assert "moments.memory_tasks.detect_moments" in queued()
-    assert "moments.memory_tasks.detect_moments" in queued()
+        assert "moments.memory.tasks.detect_moments" in queued()
+    assert "moments.memory.tasks.detect_moments" in queued()
 
 
 def test_scores_rolled_back_leave_no_follow_up(customer):

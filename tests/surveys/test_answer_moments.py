@@ -20,7 +20,7 @@ from django_q.models import OrmQ
 from customers import privacy
 from customers.models import Customer
 from interventions import conditions
-from moments import memory_services
+from moments.memory import services as memory_services
 from moments.models import CustomerMemory, Moment
 from surveys import selectors
 from surveys import services as survey_services

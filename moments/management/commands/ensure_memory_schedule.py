@@ -3,12 +3,12 @@ balance, then rebuilds the journey map's rollup. Idempotent: run it at every sta
 
 from django.core.management.base import BaseCommand
 
-from moments import memory_tasks
+from moments.memory import tasks
 
 
 class Command(BaseCommand):
     help = "Create or update the periodic memory refresh schedule (idempotent)."
 
     def handle(self, *args, **options) -> None:
-        memory_tasks.ensure_refresh_schedule()
-        self.stdout.write(f"schedule {memory_tasks.REFRESH_NAME} ready")
+        tasks.ensure_refresh_schedule()
+        self.stdout.write(f"schedule {tasks.REFRESH_NAME} ready")

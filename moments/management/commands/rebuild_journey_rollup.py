@@ -4,14 +4,14 @@ rollup's days are TIME_ZONE days) or restoring moments from elsewhere. Safe whil
 
 from django.core.management.base import BaseCommand
 
-from moments import memory_rollup
+from moments.memory import rollup
 
 
 class Command(BaseCommand):
     help = "Recompute the journey map's daily rollup from the moments."
 
     def handle(self, *args, **options) -> None:
-        rebuilt = memory_rollup.rebuild()
+        rebuilt = rollup.rebuild()
         self.stdout.write(
             f"journey rollup rebuilt: {rebuilt.rows} rows over {rebuilt.months} months "
             f"in {rebuilt.seconds:.1f} s"

@@ -7,7 +7,8 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from moments import enqueue, memory_rollup
+from moments import enqueue
+from moments.memory import rollup
 from moments.models import Moment, SentimentCorrection
 from moments.signals import interactions_scored
 
@@ -30,5 +31,5 @@ def detect_after_correction(sender, instance: SentimentCorrection, **kwargs) -> 
 def rollup_after_moment_deleted(sender, instance: Moment, using: str, **kwargs) -> None:
     # Moments go without a service when their customer, interaction or survey answer is deleted
     # (a cascade, maybe of thousands): recompute their days once, after the deletion commits.
-    day = memory_rollup.local_day(instance.occurred_at)
-    memory_rollup.refresh_days_on_commit([day], using=using)
+    day = rollup.local_day(instance.occurred_at)
+    rollup.refresh_days_on_commit([day], using=using)

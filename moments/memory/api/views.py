@@ -1,6 +1,6 @@
 """Memory moments API (registered in memorycrm/api.py): moments (list/filter, create = promote,
 update tags, dismiss), the tag taxonomy (read), a customer's memory summary and the journey
-heatmap. Every write calls moments.memory_services, the same services as the HTML views."""
+heatmap. Every write calls moments.memory.services, the same services as the HTML views."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from customers.api.filters import StableOrderingFilter
 from customers.api.views import MethodBeforePermissionMixin
 from customers.models import Customer, JourneyStage
 from memorycrm.lib.api import IsoDateTimeFilter
-from moments import memory_selectors as selectors
-from moments import memory_services as services
+from moments.access import moments_visible_to
+from moments.memory import selectors, services
 from moments.models import Moment, MomentTag, Polarity, TagCategory
 
 # --- Serializers ----------------------------------------------------------------------------
@@ -197,7 +197,7 @@ class MomentViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Moment]:
-        return selectors.moments_for_list(selectors.moments_visible_to(self.request.user))
+        return selectors.moments_for_list(moments_visible_to(self.request.user))
 
     @extend_schema(request=PromoteSerializer, responses={201: MomentSerializer})
     def create(self, request: Request) -> Response:

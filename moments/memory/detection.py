@@ -1,6 +1,6 @@
 """Moment detection rules: which of the four reasons make an interaction a moment.
 
-Pure functions over numbers and text; the services (moments.memory_services.detect_moments
+Pure functions over numbers and text; the services (moments.memory.services.detect_moments
 for interactions, detect_answer_moments for survey answers) load the text, its score, the
 customer's baseline and the tag rules, and store what this returns.
 """

@@ -5,20 +5,20 @@ from __future__ import annotations
 from django.conf import settings
 from django_q.models import Schedule
 
-from moments import memory_services
+from moments.memory import services
 
 REFRESH_NAME = "memory-refresh"
 
 
 def detect_moments(interaction_ids: list[int]) -> dict:
-    moments = memory_services.detect_moments(interaction_ids=interaction_ids)
+    moments = services.detect_moments(interaction_ids=interaction_ids)
     return {"moments": len(moments)}
 
 
 def refresh_all_memory() -> dict:
     """Scheduled: recall fades with time, so balances, "at risk" and the journey rollup are
     recomputed daily."""
-    return {"customers": memory_services.refresh_all_memory()}
+    return {"customers": services.refresh_all_memory()}
 
 
 def ensure_refresh_schedule() -> None:
@@ -26,7 +26,7 @@ def ensure_refresh_schedule() -> None:
     Schedule.objects.update_or_create(
         name=REFRESH_NAME,
         defaults={
-            "func": "moments.memory_tasks.refresh_all_memory",
+            "func": "moments.memory.tasks.refresh_all_memory",
             "schedule_type": Schedule.MINUTES,
             "minutes": settings.MEMORY_REFRESH_HOURS * 60,
             "repeats": -1,

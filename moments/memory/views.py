@@ -13,9 +13,9 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from customers.access import get_customer_for_user, interactions_visible_to
 from customers.models import Interaction, JourneyStage
-from moments import memory_selectors as selectors
-from moments import memory_services as services
-from moments.memory_forms import DismissForm, HeatmapFilterForm, PromoteForm, TagForm
+from moments.access import get_moment_for_user
+from moments.memory import selectors, services
+from moments.memory.forms import DismissForm, HeatmapFilterForm, PromoteForm, TagForm
 from moments.models import Moment, MomentTag
 
 MARKER = "moments/_moment_marker.html"
@@ -90,7 +90,7 @@ def promote(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _moment_for_user(request: HttpRequest, pk: int) -> Moment:
-    return selectors.get_moment_for_user(request.user, pk)
+    return get_moment_for_user(request.user, pk)
 
 
 @require_POST

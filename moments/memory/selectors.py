@@ -1,46 +1,23 @@
 """Reads of memory moments that depend on who asks or span models: a customer's memory
 summary, the journey heatmap (from the daily rollup, a constant number of queries) and memory
-at risk."""
+at risk. Who may see which moments is moments.access."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import Abs
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from customers.access import customers_visible_to
 from customers.models import Customer, JourneyStage
-from moments import memory_rollup, scoring
+from moments.access import User, moments_visible_to, sees_every_customer
+from moments.memory import rollup, scoring
 from moments.models import CustomerMemory, Moment, MomentTag, MomentTagging, TagCategory
 
-User = AbstractBaseUser | AnonymousUser
-
-
-# --- Access -------------------------------------------------------------------------------
-
-
-def moments_visible_to(user: User) -> QuerySet[Moment]:
-    """Moments of the customers the user may see, if they may see moments at all."""
-    if not user.is_authenticated or not user.has_perm("moments.view_moment"):
-        return Moment.objects.none()
-    return Moment.objects.filter(customer__in=customers_visible_to(user))
-
-
-def get_moment_for_user(user: User, pk: int) -> Moment:
-    """The moment, or 404 when it does not exist or its customer is not visible to the user."""
-    return get_object_or_404(moments_visible_to(user).select_related("customer"), pk=pk)
-
-
-def sees_every_customer(user: User) -> bool:
-    """Whether customers_visible_to(user) is every customer (then aggregates over all of them,
-    like the journey rollup, may be shown to the user as they are)."""
-    visible = customers_visible_to(user)
-    return not (visible.query.has_filters() or visible.query.is_empty())
+# --- Lists -------------------------------------------------------------------------------
 
 
 def moments_for_list(queryset: QuerySet[Moment]) -> QuerySet[Moment]:
@@ -231,9 +208,7 @@ def heatmap_aggregates(flt: HeatmapFilter, *, user: User) -> list[dict]:
         return []
     if not visible.query.has_filters():
         return list(
-            memory_rollup.aggregates(
-                date_from=flt.date_from, date_to=flt.date_to, polarity=flt.polarity
-            )
+            rollup.aggregates(date_from=flt.date_from, date_to=flt.date_to, polarity=flt.polarity)
         )
     return list(
         Moment.objects.filter(customer__in=visible, **flt.moment_filter())

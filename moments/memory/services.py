@@ -1,6 +1,6 @@
 """Every write of memory moments: detection, promotion, tags, dismissal, and the recomputed
-impact / recall / balance (moments/scoring.py) and journey rollup days (moments/memory_rollup.py)
-that follow each of them."""
+impact / recall / balance (moments/memory/scoring.py) and journey rollup days
+(moments/memory/rollup.py) that follow each of them."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from django.utils import timezone
 
 from customers.models import Interaction, JourneyStage
 from memorycrm.lib.queue import queue_with
-from moments import detection, memory_rollup, scoring, signals
+from moments import signals
+from moments.memory import detection, scoring
+from moments.memory import rollup as journey_rollup  # not `rollup`: a parameter below
 from moments.models import (
     CustomerMemory,
     Moment,
@@ -85,8 +87,9 @@ def _previous_scores(interaction: Interaction, window: int) -> list[float]:
 @transaction.atomic
 def detect_moments(*, interaction_ids: Iterable[int]) -> list[Moment]:
     """Make moments of the scored interactions that qualify (peak, swing, critical stage, tag
-    rule; see moments/detection.py), store why, add the rules' tags, then refresh the recall and
-    balance of each customer concerned (a new moment refreshes earlier ones on the same tag).
+    rule; see moments/memory/detection.py), store why, add the rules' tags, then refresh the
+    recall and balance of each customer concerned (a new moment refreshes earlier ones on the
+    same tag).
 
     Idempotent: an interaction that is already a moment gets its reasons updated; one an agent
     dismissed stays dismissed. Returns the moments created or updated.
@@ -159,7 +162,7 @@ def _after_detection(*, touched: list[Moment], created: list[int]) -> None:
     customer_ids = sorted({m.customer_id for m in touched})
     for customer_id in customer_ids:
         refresh_customer_memory(customer_id=customer_id, rollup=False)
-    memory_rollup.refresh_customers(customer_ids)
+    journey_rollup.refresh_customers(customer_ids)
     _announce(created)
 
 
@@ -200,7 +203,7 @@ def detect_answer_moments(*, answers: Sequence[Answer]) -> list[Moment | None]:
     """Make moments (source: survey) of the survey answers that are emotionally charged and
     name no moment: the caller passes only answers whose customer picked none.
 
-    The rules are the interactions' (moments/detection.py) minus the swing: a sentiment peak;
+    The rules are the interactions' (moments/memory/detection.py) minus the swing: a sentiment peak;
     a critical stage (the surveyed interaction's) with a non-neutral answer; a tag rule matching
     the answer's text (any-stage rules, and the stage's own). The moment happens when the
     customer answered, sits in the surveyed interaction's stage, keeps the answer's text and
@@ -424,7 +427,7 @@ def note_recalled(*, recalls: Iterable[tuple[int, datetime]]) -> list[int]:
     customer_ids = sorted({m.customer_id for m in changed})
     for customer_id in customer_ids:
         refresh_customer_memory(customer_id=customer_id, rollup=False)
-    memory_rollup.refresh_customers(customer_ids)  # as detect_moments: all days at once
+    journey_rollup.refresh_customers(customer_ids)  # as detect_moments: all days at once
     return [m.pk for m in changed]
 
 
@@ -544,7 +547,7 @@ def refresh_customer_memory(
         },
     )
     if rollup:
-        memory_rollup.refresh_customers([customer_id])
+        journey_rollup.refresh_customers([customer_id])
     return memory
 
 
@@ -568,5 +571,5 @@ def refresh_all_memory(*, chunk: int = 500) -> int:
             refresh_customer_memory(customer_id=customer_id, rollup=False)
         done += len(ids)
         last = ids[-1]
-    memory_rollup.rebuild()
+    journey_rollup.rebuild()
     return done
