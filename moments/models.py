@@ -313,7 +313,7 @@ class Moment(models.Model):
     computed_at = models.DateTimeField(null=True, blank=True)
     # When the customer recalled this moment unprompted (picked it as what stood out in a
     # survey answer): ISO timestamps, each a refresh of the memory at that time. Written only
-    # by moments.memory.services.note_recalled, once per time (the answer's), so an answer
+    # by moments.memory.recall.note_recalled, once per time (the answer's), so an answer
     # processed twice refreshes once.
     recalled_at = models.JSONField(default=list, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

@@ -23,6 +23,7 @@ from django.utils import timezone
 from customers.models import Customer, Interaction
 from customers.services import update_customer
 from memorycrm.lib.queue import queue_with
+from moments.memory import recall
 from moments.memory import services as memory_services
 from moments.models import Moment, MomentTag, MomentTagging
 from moments.sentiment import services as sentiment
@@ -557,14 +558,14 @@ def make_answer_moments(*, ids: Iterable[int]) -> dict:
 def note_recalls(*, ids: Iterable[int]) -> int:
     """The moments the answers among ``ids`` picked ("this stood out") were recalled by the
     customer when they answered: each is refreshed and the customer's memory recomputed
-    (moments.memory.services.note_recalled). Runs in the worker: after an answer with text is
+    (moments.memory.recall.note_recalled). Runs in the worker: after an answer with text is
     scored (``tasks.make_answer_moments``), or, for one without text, in a task queued when it
     is submitted. Idempotent: a recall is keyed by the answer's time, so an answer processed
     twice refreshes its moments once. Returns how many moments gained a recall."""
     picks = Response.moments.through.objects.filter(response_id__in=list(ids)).values_list(
         "moment_id", "response__created_at"
     )
-    return len(memory_services.note_recalled(recalls=list(picks)))
+    return len(recall.note_recalled(recalls=list(picks)))
 
 
 def pending_response_ids(*, limit: int = 1000) -> list[int]:

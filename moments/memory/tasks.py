@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django_q.models import Schedule
 
-from moments.memory import services
+from moments.memory import recall, services
 
 REFRESH_NAME = "memory-refresh"
 
@@ -18,7 +18,7 @@ def detect_moments(interaction_ids: list[int]) -> dict:
 def refresh_all_memory() -> dict:
     """Scheduled: recall fades with time, so balances, "at risk" and the journey rollup are
     recomputed daily."""
-    return {"customers": services.refresh_all_memory()}
+    return {"customers": recall.refresh_all_memory()}
 
 
 def ensure_refresh_schedule() -> None:

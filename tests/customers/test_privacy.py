@@ -20,7 +20,7 @@ from django.utils import timezone
 from customers import privacy
 from customers.models import Customer, ImportJob, Interaction
 from interventions.models import Alert, EffectLog, FollowUpTask, Intervention, OutboundEmail, Rule
-from moments.memory import services as memory_services
+from moments.memory import recall
 from moments.models import CustomerMemory, Moment, MomentTagging, SentimentCorrection
 from surveys import services as survey_services
 from surveys.models import Invitation, Response, Survey
@@ -44,7 +44,7 @@ def give_data(customer: Customer, *, text: str, staff, rule: Rule) -> dict:
     )
     moment = MomentFactory(interaction=interaction, polarity="negative")
     MomentTagging.objects.create(moment=moment, tag=tag("broken-promise"), source="agent")
-    memory_services.refresh_customer_memory(customer_id=customer.pk)
+    recall.refresh_customer_memory(customer_id=customer.pk)
     SentimentCorrection.objects.create(interaction=interaction, label="negative", text=text)
     survey = Survey.objects.create(name=f"Survey for {customer.pk}", frequency_limit_days=0)
     invite = survey_services.create_invitation(

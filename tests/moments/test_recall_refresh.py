@@ -16,8 +16,8 @@ from django.db.models import Sum
 from django.utils import timezone
 from django_q.models import OrmQ
 
+from moments.memory import recall, scoring
 from moments.memory import rollup as memory_rollup
-from moments.memory import scoring
 from moments.memory import selectors as memory_selectors
 from moments.memory import services as memory_services
 from moments.models import CustomerMemory, JourneyRollup, Moment
@@ -79,12 +79,12 @@ def test_a_recalled_moment_is_forecast_to_be_remembered_longer():
     assert _in_30_days(recalled) == pytest.approx(_in_30_days(unrecalled))
 
     at = timezone.now() - timedelta(hours=1)
-    assert memory_services.note_recalled(recalls=[(recalled.pk, at)]) == [recalled.pk]
+    assert recall.note_recalled(recalls=[(recalled.pk, at)]) == [recalled.pk]
 
     assert _in_30_days(recalled) > 2 * _in_30_days(unrecalled)
     assert recalled.recall_now > unrecalled.recall_now
     assert (recalled.refresh_count, recalled.refreshed_at) == (1, at)
-    assert memory_services.recall_times(recalled) == [at]
+    assert recall.recall_times(recalled) == [at]
     summary = memory_selectors.memory_summary(recalled.customer)
     assert summary.top[0].recall_in_30 == pytest.approx(_in_30_days(recalled))
 
@@ -98,9 +98,7 @@ def test_a_recall_moves_the_balance_toward_the_recalled_moments_polarity(pick, d
     }
     before = _balance(customer)
 
-    memory_services.note_recalled(
-        recalls=[(moments[pick].pk, timezone.now() - timedelta(minutes=5))]
-    )
+    recall.note_recalled(recalls=[(moments[pick].pk, timezone.now() - timedelta(minutes=5))])
 
     assert (_balance(customer) - before) * direction > 0.1
 
@@ -108,12 +106,12 @@ def test_a_recall_moves_the_balance_toward_the_recalled_moments_polarity(pick, d
 def test_the_same_recall_twice_refreshes_once():
     moment = _moment(CustomerFactory(), score=-0.8, days_ago=20)
     at = timezone.now() - timedelta(hours=2)
-    assert memory_services.note_recalled(recalls=[(moment.pk, at), (moment.pk, at)]) == [moment.pk]
+    assert recall.note_recalled(recalls=[(moment.pk, at), (moment.pk, at)]) == [moment.pk]
     moment.refresh_from_db()
     once = (moment.refresh_count, moment.recall_now, moment.stability_days)
     balance = _balance(moment.customer)
 
-    assert memory_services.note_recalled(recalls=[(moment.pk, at)]) == []
+    assert recall.note_recalled(recalls=[(moment.pk, at)]) == []
 
     moment.refresh_from_db()
     assert (moment.refresh_count, moment.recall_now, moment.stability_days) == once
@@ -124,8 +122,8 @@ def test_the_same_recall_twice_refreshes_once():
 def test_a_second_recall_at_another_time_refreshes_again():
     moment = _moment(CustomerFactory(), score=0.9, days_ago=90)
     now = timezone.now()
-    memory_services.note_recalled(recalls=[(moment.pk, now - timedelta(days=30))])
-    memory_services.note_recalled(recalls=[(moment.pk, now - timedelta(days=1))])
+    recall.note_recalled(recalls=[(moment.pk, now - timedelta(days=30))])
+    recall.note_recalled(recalls=[(moment.pk, now - timedelta(days=1))])
     moment.refresh_from_db()
     assert moment.refresh_count == 2
     assert moment.refreshed_at == now - timedelta(days=1)
@@ -134,7 +132,7 @@ def test_a_second_recall_at_another_time_refreshes_again():
 def test_a_recall_not_after_the_moment_is_ignored():
     moment = _moment(CustomerFactory(), score=0.9, days_ago=10)
     assert (
-        memory_services.note_recalled(
+        recall.note_recalled(
             recalls=[(moment.pk, moment.occurred_at - timedelta(days=1)), (0, timezone.now())]
         )
         == []
@@ -149,7 +147,7 @@ def test_a_recall_refreshes_the_journey_rollup():
     before = day.aggregate(s=Sum("remembered_sum"))["s"]
     assert before == pytest.approx(moment.impact * moment.recall_now)
 
-    memory_services.note_recalled(recalls=[(moment.pk, timezone.now() - timedelta(minutes=1))])
+    recall.note_recalled(recalls=[(moment.pk, timezone.now() - timedelta(minutes=1))])
 
     moment.refresh_from_db()
     after = day.aggregate(s=Sum("remembered_sum"))["s"]
@@ -161,7 +159,7 @@ def test_a_dismissed_moment_keeps_its_recall_for_when_it_is_restored(agent):
     moment = _moment(CustomerFactory(), score=0.9, days_ago=30)
     memory_services.dismiss_moment(moment=moment, user=agent, reason="noise")
     at = timezone.now() - timedelta(hours=1)
-    assert memory_services.note_recalled(recalls=[(moment.pk, at)]) == [moment.pk]
+    assert recall.note_recalled(recalls=[(moment.pk, at)]) == [moment.pk]
     assert CustomerMemory.objects.get(customer=moment.customer).moment_count == 0
 
     memory_services.promote_interaction(interaction=moment.interaction, user=agent)
