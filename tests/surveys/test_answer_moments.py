@@ -27,7 +27,7 @@ from surveys import services as survey_services
 from surveys.models import Response
 from tests.factories import CustomerFactory, InteractionFactory
 from tests.moments.factories import ScoredInteractionFactory, TagRuleFactory, stage, tag
-from tests.moments.test_cluster import cluster  # noqa: F401  (fixture)
+from tests.moments.sentiment.test_cluster import cluster  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 

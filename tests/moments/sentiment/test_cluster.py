@@ -18,7 +18,7 @@ from customers.models import Interaction
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _database_url() -> str:

@@ -26,7 +26,7 @@ from surveys import tasks as survey_tasks
 from surveys.models import Response, Survey
 from tests.factories import CustomerFactory
 from tests.moments.factories import ScoredInteractionFactory
-from tests.moments.test_cluster import cluster  # noqa: F401  (fixture)
+from tests.moments.sentiment.test_cluster import cluster  # noqa: F401  (fixture)
 from tests.surveys.conftest import _survey_settings, run_queued  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db

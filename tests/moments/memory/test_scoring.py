@@ -1,4 +1,4 @@
-"""The memory model's pure functions (moments/scoring.py): the behaviour the issue pins."""
+"""The memory model's pure functions (moments/memory/scoring.py): the behaviour the issue pins."""
 
 from datetime import UTC, datetime, timedelta
 
