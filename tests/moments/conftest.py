@@ -30,6 +30,12 @@ def _cache_root() -> Path:
 @pytest.fixture(scope="session")
 def trained_model_path() -> Path:
     """Path of the cached test model.pt, training it on first use."""
+    return cached_test_model()
+
+
+def cached_test_model() -> Path:
+    """Path of the cached test model.pt, training it on first use. A plain function, so that
+    the benches (bench/moments.py) score with exactly the model the tests use."""
     import flair
 
     root = _cache_root()
