@@ -53,6 +53,9 @@ bench: install
 	nice $(BIN)/python bench/survey.py
 	nice $(BIN)/python bench/interventions.py
 	nice $(BIN)/python bench/load.py
+	nice $(BIN)/python bench/memory_fit.py
+	nice $(BIN)/python bench/moments.py
+	nice $(BIN)/python bench/moments.py --scenarios bench/scenarios/moments_holdout.json
 
 clean:
 	rm -rf $(VENV) var
