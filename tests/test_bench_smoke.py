@@ -87,3 +87,62 @@ def test_survey_bench_loses_and_duplicates_no_answer():
     stored = next(line for line in lines if line.startswith("answers: "))
     assert re.search(r"responses stored (\d+); lost 0; duplicated 0; failed statuses none", stored)
     assert "76 tokens, 8 duplicate submits; responses stored 76;" in stored
+
+
+@pytest.fixture(scope="module")
+def memory_bench_processes(trained_model_path):  # noqa: F811
+    """bench/moments.py on 3 journeys (through the API, the real test model, the tasks run as
+    a worker runs them) and bench/memory_fit.py on 300 answers, started at once."""
+    commands = {
+        "moments": ["--quick", "--model", str(trained_model_path)],
+        "memory_fit": ["--quick"],
+    }
+    processes = {
+        name: subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / f"{name}.py"), *args],
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, args in commands.items()
+    }
+    yield processes
+    for process in processes.values():
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def _result(process: subprocess.Popen, timeout: float) -> tuple[list[str], str]:
+    stdout, stderr = process.communicate(timeout=timeout)
+    lines = stdout.strip().splitlines()
+    assert lines, stderr
+    assert [line for line in lines if line.startswith("RESULT")] == lines[-1:], stderr
+    # Exit status 1 on FAIL, 0 on PASS, nothing else (a crash is neither).
+    assert process.returncode == (0 if lines[-1].endswith(" PASS") else 1), stderr
+    return lines, stdout
+
+
+def test_moments_bench_runs_through_the_api_and_ends_with_one_result_line(
+    memory_bench_processes,
+):
+    lines, stdout = _result(memory_bench_processes["moments"], timeout=300)
+
+    assert re.fullmatch(r"RESULT moments f1=\d\.\d\d target>=0\.75 (PASS|FAIL)", lines[-1])
+    # The quick subset of moments.json: 3 journeys, 27 interactions, every one scored.
+    assert "through the API: 3 customers, 27 interactions" in stdout
+    assert "moments.tasks.score_interactions x27" in stdout
+    assert re.search(r"^naive \|score\| >= 0\.6 ", stdout, re.MULTILINE)
+    assert "false positives by detection reason" in stdout
+
+
+def test_memory_fit_bench_runs_and_ends_with_one_result_line(memory_bench_processes):
+    lines, stdout = _result(memory_bench_processes["memory_fit"], timeout=300)
+
+    assert re.fullmatch(
+        r"RESULT memory_fit auc_gap=-?\d\.\d{4} target<=0\.02 (PASS|FAIL)", lines[-1]
+    )
+    assert "oracle (true parameters)" in stdout
+    assert "product defaults, pick rate fitted" in stdout
