@@ -106,8 +106,9 @@ class Journey:
     top: list[int] = field(default_factory=list)  # ranked interaction ids ("will remember")
 
 
-class ScenarioError(Exception):
-    pass
+class BenchError(Exception):
+    """Nothing to measure: a wrong scenario file, the API refused part of it, or an
+    interaction was never scored (exit status 2, not a FAIL)."""
 
 
 def load_scenarios(path: Path) -> tuple[dict, list[Journey]]:
@@ -116,9 +117,9 @@ def load_scenarios(path: Path) -> tuple[dict, list[Journey]]:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        raise ScenarioError(f"{path}: {error}") from None
+        raise BenchError(f"{path}: {error}") from None
     if not isinstance(data, dict) or not isinstance(data.get("journeys"), list):
-        raise ScenarioError(f'{path}: expected an object with a "journeys" list')
+        raise BenchError(f'{path}: expected an object with a "journeys" list')
     journeys: list[Journey] = []
     keys: set[str] = set()
     for j, raw in enumerate(data["journeys"]):
@@ -127,21 +128,35 @@ def load_scenarios(path: Path) -> tuple[dict, list[Journey]]:
             customer = raw["customer"]
             items = [_item(i, raw["key"], keys) for i in raw["interactions"]]
             journey = Journey(raw["key"], customer, raw.get("most_memorable"), items)
-        except (KeyError, TypeError, ValueError) as error:
-            raise ScenarioError(f"{where}: {error!r}") from None
+        except KeyError as error:
+            raise BenchError(f"{where}: missing {error.args[0]!r}") from None
+        except (TypeError, ValueError, AttributeError) as error:
+            raise BenchError(f"{where}: {error}") from None
         if not items:
-            raise ScenarioError(f"{where}: no interactions")
+            raise BenchError(f"{where}: no interactions")
         if not isinstance(customer, dict) or not customer.get("name"):
-            raise ScenarioError(f"{where}: the customer needs a name")
+            raise BenchError(f"{where}: the customer needs a name")
         memorable = {i.key for i in items if i.memorable}
         if journey.most_memorable is None and memorable:
-            raise ScenarioError(f"{where}: most_memorable is null but {sorted(memorable)} are")
+            raise BenchError(f"{where}: most_memorable is null but {sorted(memorable)} are")
         if journey.most_memorable is not None and journey.most_memorable not in memorable:
-            raise ScenarioError(f"{where}: most_memorable must be one labelled memorable")
+            raise BenchError(f"{where}: most_memorable must be one labelled memorable")
         journeys.append(journey)
     if not journeys:
-        raise ScenarioError(f"{path}: no journeys")
+        raise BenchError(f"{path}: no journeys")
+    if data.get("as_of") is not None:
+        try:
+            _aware(data["as_of"], "as_of")
+        except (TypeError, ValueError) as error:
+            raise BenchError(f"{path}: {error}") from None
     return data, journeys
+
+
+def _aware(value: str, name: str) -> datetime:
+    at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if at.tzinfo is None:
+        raise ValueError(f"{name}: {value} needs a time zone")
+    return at
 
 
 def _item(raw: dict, journey: str, keys: set[str]) -> Item:
@@ -149,9 +164,7 @@ def _item(raw: dict, journey: str, keys: set[str]) -> Item:
     if key in keys:
         raise ValueError(f"interaction key {key} used twice")
     keys.add(key)
-    at = datetime.fromisoformat(raw["occurred_at"].replace("Z", "+00:00"))
-    if at.tzinfo is None:
-        raise ValueError(f"{key}: occurred_at needs a time zone")
+    at = _aware(raw["occurred_at"], f"{key}: occurred_at")
     if raw["channel"] not in CHANNELS or raw["direction"] not in DIRECTIONS:
         raise ValueError(f"{key}: unknown channel or direction")
     if not isinstance(raw["memorable"], bool):
@@ -184,9 +197,17 @@ def day_shift(header: dict, journeys: list[Journey], now: datetime) -> timedelta
     today, never past now: the file keeps its times of day and its gaps."""
     last = max(i.occurred_at for j in journeys for i in j.items)
     as_of = header.get("as_of")
-    anchor = datetime.fromisoformat(as_of.replace("Z", "+00:00")) if as_of else last
-    anchor = max(anchor, last)
-    return timedelta(days=math.floor((now - anchor).total_seconds() / 86400))
+    anchor = max(_aware(as_of, "as_of") if as_of else last, last)
+    shift = timedelta(days=math.floor((now - anchor).total_seconds() / 86400))
+    try:
+        for journey in journeys:
+            for item in journey.items:
+                item.occurred_at + shift  # noqa: B018 (only checks the range)
+    except OverflowError:
+        raise BenchError(
+            f"moved {shift.days} days to today, some timestamps leave the calendar"
+        ) from None
+    return shift
 
 
 # --- The run, through the API -----------------------------------------------------------------
@@ -204,13 +225,13 @@ class Api:
     def post(self, url: str, data: dict, expect: int = 201) -> dict:
         response = self.client.post(url, data, format="json")
         if response.status_code != expect:
-            raise SystemExit(f"bench: POST {url} -> {response.status_code}: {response.content!r}")
+            raise BenchError(f"POST {url} {data} -> {response.status_code}: {response.json()}")
         return response.json()
 
-    def get(self, url: str, params: dict | None = None) -> dict:
+    def get(self, url: str, params: dict | None = None) -> dict | list:
         response = self.client.get(url, params or {})
         if response.status_code != 200:
-            raise SystemExit(f"bench: GET {url} -> {response.status_code}: {response.content!r}")
+            raise BenchError(f"GET {url} -> {response.status_code}: {response.json()}")
         return response.json()
 
     def get_all(self, url: str, params: dict) -> list[dict]:
@@ -241,6 +262,20 @@ def run_tasks() -> dict[str, int]:
 
     done, _ = sentiment.run_queue_in_process()
     return done
+
+
+def check_slugs(api: Api, journeys: list[Journey]) -> None:
+    """Stages and tags the file names must exist (the data migrations seed them): say so
+    before anything is created."""
+    stages = {s["slug"] for s in api.get_all("/api/v1/stages/", {})}
+    tags = {t["slug"] for t in api.get("/api/v1/moment-tags/", {"active": "true"})}
+    for journey in journeys:
+        for item in journey.items:
+            if item.stage is not None and item.stage not in stages:
+                raise BenchError(f"{item.key}: no stage {item.stage!r} ({sorted(stages)})")
+            unknown = set(item.tags) - tags
+            if unknown:
+                raise BenchError(f"{item.key}: no active tag {sorted(unknown)}")
 
 
 def load(api: Api, user, journeys: list[Journey], shift: timedelta) -> None:
@@ -297,7 +332,7 @@ def read_back(api: Api, journeys: list[Journey]) -> dict[int, Moment]:
         for item in journey.items:
             row = scored[item.id]
             if row["scored_at"] is None:
-                raise SystemExit(f"bench: interaction {item.key} was never scored (model?)")
+                raise BenchError(f"interaction {item.key} was never scored (the model?)")
             item.score, item.confidence = row["sentiment_score"], row["sentiment_confidence"]
         for m in api.get_all("/api/v1/moments/", {"customer": journey.id, "dismissed": "false"}):
             if m["interaction"] is not None:
@@ -571,7 +606,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     try:
         header, journeys = load_scenarios(args.scenarios)
-    except ScenarioError as error:
+    except BenchError as error:
         print(f"bench: {error}", file=sys.stderr)
         return 2
     if args.quick:
@@ -597,13 +632,18 @@ def main(argv: list[str]) -> int:
 
     user, token = make_agent()
     api = Api(token)
-    shift = day_shift(header, journeys, timezone.now().astimezone(UTC))
-    load(api, user, journeys, shift)
-    tasks = run_tasks()
-    tagged = tag(api, journeys)
-    for name, count in run_tasks().items():
-        tasks[name] = tasks.get(name, 0) + count
-    moments = read_back(api, journeys)
+    try:
+        shift = day_shift(header, journeys, timezone.now().astimezone(UTC))
+        check_slugs(api, journeys)
+        load(api, user, journeys, shift)
+        tasks = run_tasks()
+        tagged = tag(api, journeys)
+        for name, count in run_tasks().items():
+            tasks[name] = tasks.get(name, 0) + count
+        moments = read_back(api, journeys)
+    except BenchError as error:
+        print(f"bench: {args.scenarios}: {error}", file=sys.stderr)
+        return 2
     passed = report(args, header, journeys, moments, shift, model.version, tasks, tagged)
     return 0 if passed else 1
 
