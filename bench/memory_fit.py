@@ -52,8 +52,7 @@ def calibration_error(rows) -> float:
 
 
 def main(argv: list[str]) -> int:
-    from moments import scoring
-    from moments.memory import fitting
+    from moments.memory import fitting, scoring
     from moments.memory.fitting import PICK_RATE
 
     args = parse_args(argv)

@@ -133,7 +133,7 @@ def test_moments_bench_runs_through_the_api_and_ends_with_one_result_line(
     assert re.fullmatch(r"RESULT moments f1=\d\.\d\d target>=0\.75 (PASS|FAIL)", lines[-1])
     # The quick subset of moments.json: 3 journeys, 27 interactions, every one scored.
     assert "through the API: 3 customers, 27 interactions" in stdout
-    assert "moments.tasks.score_interactions x27" in stdout
+    assert "moments.sentiment.tasks.score_interactions x27" in stdout
     assert re.search(r"^naive \|score\| >= 0\.6 ", stdout, re.MULTILINE)
     assert "false positives by detection reason" in stdout
 

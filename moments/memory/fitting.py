@@ -3,10 +3,10 @@
 A survey answer is the ground truth of what a customer remembers: the page offers the
 customer's moments and they pick the ones that stood out. This module scores the forecast
 against those picks and fits the forgetting-curve and impact parameters of
-``moments.scoring`` (base stability, intensity gain, impact gain, loss aversion, refresh boost)
-to them by maximum likelihood. The forecast itself is not re-implemented here: every recall is
-computed by ``scoring.impact``, ``scoring.stability`` and ``scoring.recall``, so the fit always
-fits the model the product runs.
+``moments.memory.scoring`` (base stability, intensity gain, impact gain, loss aversion,
+refresh boost) to them by maximum likelihood. The forecast itself is not re-implemented here:
+every recall is computed by ``scoring.impact``, ``scoring.stability`` and ``scoring.recall``,
+so the fit always fits the model the product runs.
 
 **Input** (plain data, so it can come from stored evidence, a JSON file or a simulation): a
 list of ``Answer``, each holding the candidate moments the customer was offered, as they were
@@ -45,7 +45,7 @@ import numpy as np
 from scipy.optimize import minimize
 from sklearn.metrics import roc_auc_score
 
-from moments import scoring
+from moments.memory import scoring
 
 # The fitted parameters: the five of scoring.MemoryParams that shape the forecast, and the
 # pick rate, which is the survey's, not the memory model's.
@@ -182,7 +182,7 @@ def _list(data: Mapping, name: str) -> list:
 
 def forecast_recall(candidate: Candidate, params: scoring.MemoryParams) -> float:
     """The recall ``params`` forecast for the moment when the customer answered: the product's
-    own formulas (moments.scoring), nothing re-implemented."""
+    own formulas (moments.memory.scoring), nothing re-implemented."""
     impact = scoring.impact(
         tag_weights=candidate.tag_weights,
         intensity=candidate.intensity,

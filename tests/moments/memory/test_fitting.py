@@ -14,8 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from moments import scoring
-from moments.memory import fitting
+from moments.memory import fitting, scoring
 from moments.memory.fitting import Answer, Candidate, FitError
 
 # Far from every starting point of the fit, and from the product's defaults.
@@ -95,7 +94,7 @@ def test_fit_is_deterministic_and_keeps_fixed_parameters():
 
 
 def test_forecast_recall_is_the_products_forecast():
-    # The fit scores exactly what moments.scoring stores on a moment, refreshes included.
+    # The fit scores exactly what moments.memory.scoring stores on a moment, refreshes included.
     occurred = datetime(2025, 3, 1, tzinfo=UTC)
     candidate = Candidate(
         age_days=40.0,
