@@ -3,54 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import cache
 
 from .data import LABELS, Example
+from .lexicon import vader_label
 
 
 def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> dict:
     """Macro-F1 over the classes present in ``gold`` (Rotten Tomatoes has no neutral class, so
     it is averaged over two; a "neutral" prediction there simply counts as a miss), per-class
-    precision/recall/F1, and accuracy."""
+    precision/recall/F1, and accuracy. scikit-learn's, restricted to those classes."""
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
     classes = [label for label in LABELS if label in set(gold)]
-    per_class = {}
-    for label in classes:
-        tp = sum(g == label and p == label for g, p in zip(gold, predicted, strict=True))
-        fp = sum(g != label and p == label for g, p in zip(gold, predicted, strict=True))
-        fn = sum(g == label and p != label for g, p in zip(gold, predicted, strict=True))
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[label] = {
-            "precision": round(precision, 4),
-            "recall": round(recall, 4),
-            "f1": round(f1, 4),
-            "support": tp + fn,
+    if not classes:
+        return {"macro_f1": 0.0, "accuracy": 0.0, "n": 0, "per_class": {}}
+    precision, recall, f1, support = precision_recall_fscore_support(
+        gold, predicted, labels=classes, zero_division=0
+    )
+    per_class = {
+        label: {
+            "precision": round(float(precision[i]), 4),
+            "recall": round(float(recall[i]), 4),
+            "f1": round(float(f1[i]), 4),
+            "support": int(support[i]),
         }
-    accuracy = sum(g == p for g, p in zip(gold, predicted, strict=True)) / max(1, len(gold))
+        for i, label in enumerate(classes)
+    }
     return {
-        "macro_f1": round(sum(c["f1"] for c in per_class.values()) / max(1, len(per_class)), 4),
-        "accuracy": round(accuracy, 4),
+        "macro_f1": round(float(f1.mean()), 4),
+        "accuracy": round(float(accuracy_score(gold, predicted)), 4),
         "n": len(gold),
         "per_class": per_class,
     }
-
-
-@cache
-def _vader():
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    return SentimentIntensityAnalyzer()
-
-
-def vader_label(text: str) -> str:
-    # The thresholds VADER's authors recommend for its compound score.
-    compound = _vader().polarity_scores(text)["compound"]
-    if compound >= 0.05:
-        return "positive"
-    if compound <= -0.05:
-        return "negative"
-    return "neutral"
 
 
 def evaluate_splits(
