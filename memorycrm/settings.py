@@ -321,7 +321,10 @@ SENTIMENT_BATCH_SIZE = env_int("SENTIMENT_BATCH_SIZE", 32)
 SENTIMENT_CACHE_DIR = Path(
     os.environ.get("SENTIMENT_CACHE_DIR") or DATA_DIR / "cache" / "sentiment"
 )
-# int8 dynamic quantization at load time: measured 1.2-1.5x faster for about 1 point of F1.
+# auto: flair's ONNX export with onnxruntime when installed (int8 when the model's dev check
+# allows it), else torch; or force torch | onnx | onnx-q8 (docs/sentiment.md).
+SENTIMENT_RUNTIME = os.environ.get("SENTIMENT_RUNTIME", "auto")
+# torch only: int8 dynamic quantization at load time (1.2-1.5x faster, about 1 point of F1).
 SENTIMENT_QUANTIZE = env_bool("SENTIMENT_QUANTIZE", False)
 # If no model exists, `ensure_sentiment_model` (run by `make run`) queues its training.
 SENTIMENT_AUTO_TRAIN = env_bool("SENTIMENT_AUTO_TRAIN", True)
@@ -382,9 +385,6 @@ SURVEY_BULK_MAX = env_int("SURVEY_BULK_MAX", 500)
 # within this many days of it, at most this many.
 SURVEY_MOMENT_WINDOW_DAYS = env_int("SURVEY_MOMENT_WINDOW_DAYS", 14)
 SURVEY_MOMENT_CHOICES = env_int("SURVEY_MOMENT_CHOICES", 4)
-# "Agent vs customer memory": a rating (on [-1, 1]) and the interaction's sentiment disagree
-# when they have opposite signs and are at least this far apart.
-SURVEY_DISAGREEMENT = env_float("SURVEY_DISAGREEMENT", 1.0)
 # recalibrate_tags: judge a tag only with this many answers with it and without it; shrink its
 # proposed weight towards the current one by n / (n + prior).
 SURVEY_RECALIBRATION_MIN_N = env_int("SURVEY_RECALIBRATION_MIN_N", 10)

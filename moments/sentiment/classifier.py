@@ -2,12 +2,16 @@
 
 A trained model is a self-contained flair ``.pt`` file (it embeds the MiniLM weights and
 tokenizer), loaded by file path only: named flair models need the hub, which is unreachable.
-Any failure to load becomes :class:`ModelUnavailable`, which callers turn into the "model
-unavailable" state (interactions stay pending).
+Next to it, a quick model has ``head.npz`` (a linear head over the embedding and VADER's
+lexicon scores, see training.py), and any model may have its ONNX export (onnx.py), which
+then replaces the torch transformer at load time. Any failure to load becomes
+:class:`ModelUnavailable`, which callers turn into the "model unavailable" state
+(interactions stay pending).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Sequence
@@ -15,8 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from . import onnx
 from .data import LABELS
+from .lexicon import LEXICON_WEIGHT, lexicon_scores
 from .runtime import configure_offline
+
+logger = logging.getLogger(__name__)
 
 LABEL_TYPE = "sentiment"
 
@@ -32,7 +40,8 @@ MAX_PIECES = 24
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
-Aggregation = Literal["strength", "mean"]
+Aggregation = Literal["strength", "mean", "ending"]
+HEAD_FILE = "head.npz"
 
 
 class ModelUnavailable(RuntimeError):
@@ -73,20 +82,23 @@ def split_long_text(text: str) -> list[str]:
     return pieces or [text[:2000]]
 
 
-def aggregate(piece_probs: Sequence[dict[str, float]], how: Aggregation = "mean") -> dict:
+def aggregate(piece_probs: Sequence[dict], how: Aggregation = "mean") -> dict:
     """Combine per-sentence probabilities into one for the whole text.
 
-    "mean" (the default) averages the sentences' class probabilities. "strength" weights each
-    sentence by how polar it is (|P(pos) - P(neg)| + 0.1), so one furious sentence dominates.
-    Measured on 78 whole reviews/editorials rebuilt from held-out snippets (bench/sentiment.py,
-    fine-tuned model): mean 0.69 macro-F1, strength 0.55, the whole text truncated by the model
-    0.58, the first 100 words 0.61 (VADER 0.30). Strength weighting over-calls mixed texts
-    as polar; the mean keeps them neutral, and a clearly angry email is still negative.
+    "mean" (the default) averages the sentences' class probabilities. "ending" weighs them
+    from 1 (first sentence) rising to 2 (last): the outcome of an email or review is usually
+    in its last lines. "strength" weights each sentence by how polar it is
+    (|P(pos) - P(neg)| + 0.1), so one furious sentence dominates. The figures of each are
+    in docs/sentiment.md (bench/sentiment.py measures them): strength over-calls mixed texts as
+    polar; the mean keeps them neutral, and a clearly angry email is still negative.
     """
+    n = len(piece_probs)
     weights = []
-    for probs in piece_probs:
+    for index, probs in enumerate(piece_probs):
         if how == "mean":
             weights.append(1.0)
+        elif how == "ending":
+            weights.append(1.0 + (index / (n - 1) if n > 1 else 0.0))
         else:
             weights.append(abs(probs["positive"] - probs["negative"]) + 0.1)
     total = sum(weights)
@@ -96,42 +108,139 @@ def aggregate(piece_probs: Sequence[dict[str, float]], how: Aggregation = "mean"
     }
 
 
-class Classifier:
-    """A loaded flair TextClassifier plus its version string and metadata."""
+@dataclass(frozen=True)
+class Head:
+    """The quick model's classifier: softmax(W [(e - mean) / scale, w * lexicon] + b), where e
+    is the transformer's document embedding and lexicon VADER's four scores. Plain numpy: a
+    few microseconds per text, the same whichever runtime computed e."""
 
-    def __init__(self, model, version: str, metadata: dict | None = None) -> None:
+    mean: object  # np.ndarray (d,)
+    scale: object  # np.ndarray (d,)
+    weight: object  # np.ndarray (3, d + 4), classes in LABELS order
+    bias: object  # np.ndarray (3,)
+
+    @classmethod
+    def load(cls, path: Path) -> Head:
+        import numpy as np
+
+        with np.load(path) as data:
+            return cls(data["mean"], data["scale"], data["weight"], data["bias"])
+
+    def save(self, path: Path) -> None:
+        import numpy as np
+
+        with path.open("wb") as handle:
+            np.savez(handle, mean=self.mean, scale=self.scale, weight=self.weight, bias=self.bias)
+
+    def features(self, embeddings, lexicon):
+        import numpy as np
+
+        standardised = (np.asarray(embeddings, dtype=np.float32) - self.mean) / self.scale
+        lexicon = np.asarray(lexicon, dtype=np.float32).reshape(len(standardised), -1)
+        return np.hstack([standardised, LEXICON_WEIGHT * lexicon])
+
+    def probabilities(self, embeddings, lexicon):
+        import numpy as np
+
+        logits = self.features(embeddings, lexicon) @ self.weight.T + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+
+def embed_texts(embeddings, texts: Sequence[str], batch_size: int = 32):
+    """Document embeddings (numpy, one row per text) from flair ``embeddings`` (torch or ONNX).
+    Batches hold texts of similar length: each batch is padded to its longest text."""
+    import numpy as np
+    from flair.data import Sentence
+
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), embeddings.embedding_length), dtype=np.float32)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        sentences = [Sentence(texts[i] if texts[i].strip() else ".") for i in chunk]
+        embeddings.embed(sentences)
+        for i, sentence in zip(chunk, sentences, strict=True):
+            out[i] = sentence.get_embedding().detach().cpu().numpy()
+    return out
+
+
+class Classifier:
+    """A loaded flair TextClassifier, its version, metadata, head and runtime."""
+
+    def __init__(
+        self,
+        model,
+        version: str,
+        metadata: dict | None = None,
+        *,
+        head: Head | None = None,
+        runtime: onnx.Runtime = "torch",
+    ) -> None:
         self.model = model
         self.version = version
         self.metadata = metadata or {}
+        self.head = head
+        self.runtime = runtime
         # flair models are not safe to call from two threads at once (django-q2 workers are
         # processes, but a threaded web server calling the ad-hoc API is not).
         self._lock = threading.Lock()
 
     @classmethod
     def load(
-        cls, path: Path, *, version: str, metadata: dict | None = None, quantize: bool = False
+        cls,
+        path: Path,
+        *,
+        version: str,
+        metadata: dict | None = None,
+        quantize: bool = False,
+        runtime: str = "torch",
     ) -> Classifier:
+        """Load ``path`` (a model.pt). ``runtime``: torch, onnx, onnx-q8 or auto (ONNX when
+        onnxruntime is installed; int8 if the model's check allows it). An ONNX runtime that
+        cannot be set up falls back to torch with a warning: scoring never stops for it."""
         configure_offline()
         if not path.is_file():
             raise ModelUnavailable(f"model file {path} does not exist")
+        metadata = metadata or {}
         try:
             import torch
             from flair.models import TextClassifier
 
             model = TextClassifier.load(str(path))
             model.eval()
-            if quantize:
-                # int8 Linear layers: measured 1.2-1.5x faster for about 1 point of accuracy.
-                torch.quantization.quantize_dynamic(
-                    model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
-                )
-                version = f"{version}+q8"
+            head_file = path.parent / HEAD_FILE
+            head = Head.load(head_file) if head_file.exists() else None
         except Exception as exc:  # noqa: BLE001  bad/partial files raise anything from pickle up
             raise ModelUnavailable(f"could not load model {path}: {exc}") from exc
-        return cls(model, version, metadata)
+        chosen = "torch" if quantize else onnx.choose(metadata, runtime)
+        if chosen != "torch":
+            try:
+                files = onnx.export(model.embeddings, path.parent)
+                onnx.swap_in(model, files[chosen])
+            except Exception:  # noqa: BLE001  any ONNX trouble: torch still scores correctly
+                logger.warning("ONNX runtime unavailable for %s, using torch", path, exc_info=True)
+                chosen = "torch"
+        if quantize and chosen == "torch":
+            # int8 Linear layers in torch: measured 1.2-1.5x faster for about 1 point of F1.
+            torch.quantization.quantize_dynamic(
+                model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
+            )
+            version = f"{version}+q8"
+        return cls(model, version, metadata, head=head, runtime=chosen)
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32):
+        """The transformer's document embedding of each text (numpy, one row per text)."""
+        with self._lock:
+            return embed_texts(self.model.embeddings, texts, batch_size)
 
     def predict_probabilities(self, texts: Sequence[str], batch_size: int = 32) -> list[dict]:
         """Class probabilities for each text, as the model sees it (no long-text handling)."""
+        if not texts:
+            return []
+        if self.head is not None:
+            probs = self.head.probabilities(self.embed(texts, batch_size), lexicon_scores(texts))
+            return [dict(zip(LABELS, map(float, row), strict=True)) for row in probs]
         from flair.data import Sentence
 
         sentences = [Sentence(text if text.strip() else ".") for text in texts]

@@ -1,6 +1,6 @@
 """The model each process scores with: loaded lazily, once, and swapped when a newer one is
-activated. Heavy (about 650 MB resident), so never loaded in the web process unless the
-ad-hoc scoring API is used.
+activated. Heavy (hundreds of MB resident; bench/sentiment.py measures torch and ONNX), so
+never loaded in the web process unless the ad-hoc scoring API is used.
 """
 
 from __future__ import annotations
@@ -60,12 +60,15 @@ def get_classifier() -> Classifier:
                 version=active.version,
                 metadata=read_metadata(path),
                 quantize=settings.SENTIMENT_QUANTIZE,
+                runtime=settings.SENTIMENT_RUNTIME,
             )
         except ModelUnavailable as exc:
             logger.error("Sentiment model %s unavailable: %s", active.version, exc.reason)
             services.mark_model_broken(model=active, reason=exc.reason)
             raise
-        logger.info("Loaded sentiment model %s from %s", classifier.version, path)
+        logger.info(
+            "Loaded sentiment model %s from %s (%s)", classifier.version, path, classifier.runtime
+        )
         _loaded, _loaded_key = classifier, key
         return classifier
 

@@ -1,5 +1,7 @@
 """The trained model itself (real flair model, loaded by file path)."""
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,13 +11,15 @@ from moments.sentiment.classifier import (
     MAX_PIECES,
     Classifier,
     ModelUnavailable,
+    aggregate,
     split_long_text,
 )
+from moments.sentiment.evaluation import macro_f1
 
 
 @pytest.fixture(scope="module")
 def classifier(trained_model_path: Path) -> Classifier:
-    return Classifier.load(trained_model_path, version="test")
+    return Classifier.load(trained_model_path, version="test", runtime="torch")
 
 
 def test_clearly_angry_text_scores_negative(classifier):
@@ -71,3 +75,52 @@ def test_corrupt_model_file_is_unavailable(tmp_path):
     broken.write_bytes(b"not a torch file")
     with pytest.raises(ModelUnavailable, match="could not load"):
         Classifier.load(broken, version="x")
+
+
+def test_onnx_runtime_scores_as_torch_does(classifier, trained_model_path):
+    """flair's ONNX export (written next to the model by training) gives the torch numbers."""
+    texts = ["ok", "The parcel arrived on Tuesday.", "Great!", "Awful, never again."]
+    served = Classifier.load(trained_model_path, version="test", runtime="onnx")
+    assert served.runtime == "onnx"
+    for ours, theirs in zip(served.score(texts), classifier.score(texts), strict=True):
+        assert ours.label == theirs.label
+        assert abs(ours.score - theirs.score) < 1e-4
+
+
+def test_auto_runtime_prefers_onnx_and_int8_only_when_it_keeps_quality(trained_model_path):
+    metadata = json.loads((trained_model_path.parent / "metadata.json").read_text())
+    served = Classifier.load(trained_model_path, version="test", metadata=metadata, runtime="auto")
+    check = metadata["onnx"]
+    assert served.runtime == ("onnx-q8" if check["q8_keeps_quality"] else "onnx")
+    assert check["dev_macro_f1_torch"] - check["dev_macro_f1_q8"] <= 0.01 or (
+        served.runtime == "onnx"
+    )
+
+
+def test_a_missing_onnx_file_is_rebuilt_from_the_model(trained_model_path, tmp_path):
+    copy = tmp_path / "model"
+    shutil.copytree(trained_model_path.parent, copy)
+    for path in copy.glob("*.onnx"):
+        path.unlink()
+    served = Classifier.load(copy / "model.pt", version="test", runtime="onnx")
+    assert served.runtime == "onnx" and (copy / "embeddings.onnx").exists()
+    assert served.score(["Thank you so much, wonderful help!"])[0].label == "positive"
+
+
+def test_torch_runtime_is_kept_when_asked(trained_model_path):
+    assert Classifier.load(trained_model_path, version="t", runtime="torch").runtime == "torch"
+
+
+def test_ending_weighs_the_last_sentences_most():
+    opening = {"negative": 0.9, "neutral": 0.05, "positive": 0.05}
+    closing = {"negative": 0.05, "neutral": 0.05, "positive": 0.9}
+    assert aggregate([opening, closing], "mean")["positive"] == pytest.approx(0.475)
+    assert aggregate([opening, closing], "ending")["positive"] > 0.6
+
+
+def test_macro_f1_averages_only_the_classes_present():
+    # Rotten Tomatoes has no neutral: a neutral prediction is a miss, not a third class.
+    result = macro_f1(["positive", "negative", "positive"], ["positive", "neutral", "positive"])
+    assert set(result["per_class"]) == {"negative", "positive"}
+    assert result["macro_f1"] == pytest.approx(0.5)
+    assert result["accuracy"] == pytest.approx(2 / 3)

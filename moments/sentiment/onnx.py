@@ -1,0 +1,148 @@
+"""Serving through flair's own ONNX export, beside plain torch.
+
+flair exports a transformer embedding with ``TransformerEmbeddings.export_onnx`` and serves it
+with ``TransformerOnnxDocumentEmbeddings`` (onnxruntime); ``quantize_model`` wraps
+onnxruntime's int8 dynamic quantisation. We use exactly that: the classifier keeps its flair
+decoder (or the quick model's head) and only ``model.embeddings`` is swapped for the ONNX one.
+
+Files, next to ``model.pt`` and built from it (never committed, rebuilt if missing)::
+
+    <version>/embeddings.onnx       fp32, same numbers as torch (max |diff| ~1e-6)
+    <version>/embeddings-q8.onnx    int8 weights: served only if the model's dev macro-F1
+                                    stays within QUALITY_TOLERANCE of torch (metadata "onnx")
+
+Two details flair 0.15 does not handle by itself on torch >= 2.9:
+
+* ``torch.onnx.export`` now defaults to the dynamo exporter, which cannot trace flair's mean
+  pooling (a loop over the batch, marked ``torch.jit.script_if_tracing`` for the TorchScript
+  exporter). The export runs with ``dynamo=False``, the exporter flair was written for.
+* onnxruntime's quantiser needs ``DefaultTensorType`` (float) where shape inference is
+  disabled, as flair's tutorial advises for large models.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+logger = logging.getLogger(__name__)
+
+Runtime = Literal["torch", "onnx", "onnx-q8"]
+FP32_FILE = "embeddings.onnx"
+Q8_FILE = "embeddings-q8.onnx"
+# int8 is served only if its macro-F1 on the dev split is within this of torch's.
+QUALITY_TOLERANCE = 0.01
+
+# Texts of varied length for tracing (flair's tutorial: "2-4 sentences with some variation").
+EXAMPLES = (
+    "Thanks, the replacement arrived a day early and works perfectly.",
+    "No.",
+    "I have called three times about the same invoice, nobody calls back, and now I am being "
+    "charged a late fee for a payment your own system lost. Please sort this out today.",
+)
+
+
+def available() -> bool:
+    """Is onnxruntime importable (the ``onnx`` runtime is then chosen automatically)?"""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@contextmanager
+def _torchscript_exporter() -> Iterator[None]:
+    import torch
+
+    original = torch.onnx.export
+    torch.onnx.export = functools.partial(original, dynamo=False)
+    try:
+        yield
+    finally:
+        torch.onnx.export = original
+
+
+def export(embeddings, directory: Path, *, quantize: bool = True) -> dict[str, Path]:
+    """Export flair transformer ``embeddings`` (torch) to ``directory``: the fp32 graph, and
+    its int8 quantisation. Each file is written under a temporary name and renamed into place,
+    so two workers exporting at once never read half a file. Returns the paths written."""
+    from flair.data import Sentence
+
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {"onnx": directory / FP32_FILE}
+    if quantize:
+        paths["onnx-q8"] = directory / Q8_FILE
+    if all(path.exists() for path in paths.values()):
+        return paths
+    tmp = Path(tempfile.mkdtemp(prefix=".onnx-", dir=directory))
+    try:
+        fp32 = tmp / FP32_FILE
+        with _torchscript_exporter():
+            onnx_embeddings = embeddings.export_onnx(
+                str(fp32), [Sentence(text) for text in EXAMPLES], providers=PROVIDERS
+            )
+        if quantize:
+            onnx_embeddings.quantize_model(
+                str(tmp / Q8_FILE),
+                extra_options={"DisableShapeInference": True, "DefaultTensorType": 1},
+            )
+        onnx_embeddings.remove_session()
+        for path in paths.values():
+            if not path.exists():
+                os.replace(tmp / path.name, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return paths
+
+
+PROVIDERS = ["CPUExecutionProvider"]
+
+
+def embeddings_for(torch_embeddings, path: Path):
+    """flair's ONNX document embeddings reading ``path``, configured like ``torch_embeddings``
+    (tokenizer, pooling, lengths)."""
+    from flair.embeddings import TransformerOnnxDocumentEmbeddings
+
+    threads = int(os.environ.get("SENTIMENT_THREADS", "0"))  # 0: onnxruntime's default
+    return TransformerOnnxDocumentEmbeddings(
+        onnx_model=str(path),
+        providers=PROVIDERS,
+        session_options={"intra_op_num_threads": threads} if threads else None,
+        **torch_embeddings.to_args(),
+    )
+
+
+def swap_in(model, path: Path):
+    """Replace ``model.embeddings`` (flair, torch) by flair's ONNX embeddings reading ``path``;
+    the torch transformer is released."""
+    model.embeddings = embeddings_for(model.embeddings, path)
+    return model.embeddings
+
+
+def choose(metadata: dict, requested: str) -> Runtime:
+    """The runtime to serve with: ``requested`` is auto | torch | onnx | onnx-q8 (the setting).
+    auto = ONNX when onnxruntime is installed, int8 when the model's check allows it."""
+    if requested == "torch" or (requested == "auto" and not available()):
+        return "torch"
+    if requested in ("onnx", "onnx-q8"):
+        return requested  # type: ignore[return-value]
+    check = metadata.get("onnx", {})
+    return "onnx-q8" if check.get("q8_keeps_quality") else "onnx"
+
+
+def quality_check(dev_torch: float, dev_q8: float) -> dict:
+    """What metadata records about int8 (dev macro-F1 of both), and whether it is served."""
+    return {
+        "dev_macro_f1_torch": round(dev_torch, 4),
+        "dev_macro_f1_q8": round(dev_q8, 4),
+        "q8_keeps_quality": dev_torch - dev_q8 <= QUALITY_TOLERANCE,
+        "tolerance": QUALITY_TOLERANCE,
+    }
