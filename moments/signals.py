@@ -8,7 +8,9 @@ database itself (no email, no webhook)."""
 
 import django.dispatch
 
-# kwargs: interaction_ids: list[int]. Sent by the scoring service once scores are written.
+# kwargs: interaction_ids: list[int], rescoring: bool. Sent by the scoring service once scores
+# are written. rescoring=True: the rows already had a score and a newer model replaced it (the
+# switch-over after training, `rescore`): not a new event, so no real-time alert or email.
 interactions_scored = django.dispatch.Signal()
 
 # kwargs: moment_ids: list[int]. Sent when moments are created (detected or promoted).

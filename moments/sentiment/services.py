@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -38,7 +39,11 @@ HUMAN_SCORE = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
 
 
 def write_scores(
-    rows: QuerySet[ScoredText], *, version: str, scores: Mapping[int, Score]
+    rows: QuerySet[ScoredText],
+    *,
+    version: str,
+    scores: Mapping[int, Score],
+    rescored: list[int] | None = None,
 ) -> list[int]:
     """The one writer of model scores, for any scored text (interactions, survey answers): write
     each score on its row among ``rows`` while that row is pending or scored by an older model
@@ -47,39 +52,60 @@ def write_scores(
     So a retried or duplicated task, or two workers racing on the same rows, never write twice
     and never replace a newer model's score with an older one's (versions start with a UTC
     timestamp: "older" is a string comparison). One UPDATE per row; call it in a transaction
-    so that a batch lands completely or not at all.
+    so that a batch lands completely or not at all. ``rescored`` (optional) collects the ids
+    among those returned that already had a score (a newer model's rescoring).
     """
     now = timezone.now()
-    outdated = Q(scored_at__isnull=True) | Q(sentiment_model__lt=version)
-    return [
-        pk
-        for pk, score in scores.items()
-        if rows.filter(pk=pk)
-        .filter(outdated)
-        .update(
-            sentiment_label=score.label,
-            sentiment_score=score.score,
-            sentiment_confidence=score.confidence,
-            sentiment_model=version,
-            scored_at=now,
-        )
-    ]
+    written: list[int] = []
+    for pk, score in scores.items():
+        values = {
+            "sentiment_label": score.label,
+            "sentiment_score": score.score,
+            "sentiment_confidence": score.confidence,
+            "sentiment_model": version,
+            "scored_at": now,
+        }
+        row = rows.filter(pk=pk)
+        if row.filter(scored_at__isnull=True).update(**values):
+            written.append(pk)
+        elif row.filter(scored_at__isnull=False, sentiment_model__lt=version).update(**values):
+            written.append(pk)
+            if rescored is not None:
+                rescored.append(pk)
+    return written
 
 
 @transaction.atomic
 def record_scores(*, version: str, scores: dict[int, Score]) -> int:
     """Write interactions' scores computed by model ``version`` (``write_scores``; an agent's
-    correction is never overwritten) and announce the rows written; returns how many."""
+    correction is never overwritten) and announce the rows written; returns how many.
+
+    Rows that already had a score (a newer model, ``rescore``) are announced apart, with
+    ``rescoring=True``: the switch-over to a new model is not a new event, and real-time
+    reactions (alerts, emails) must not fire for it.
+    """
+    rescored: list[int] = []
     written = write_scores(
         Interaction.objects.filter(sentiment_correction__isnull=True),
         version=version,
         scores=scores,
+        rescored=rescored,
     )
-    if written:  # only rows really written: a retried task must not re-announce them
-        # Moment detection and rules react to this (their receivers only queue tasks). With the
-        # ORM task queue, it is sent inside this transaction, so the follow-up tasks commit with
-        # the scores: a worker killed right after the commit loses nothing (memorycrm.lib.queue).
-        queue_with(lambda: interactions_scored.send(sender=Interaction, interaction_ids=written))
+    first = [pk for pk in written if pk not in set(rescored)]
+    # Only rows really written: a retried task must not re-announce them. Moment detection and
+    # rules react (their receivers only queue tasks). With the ORM task queue, it is sent
+    # inside this transaction, so the follow-up tasks commit with the scores: a worker killed
+    # right after the commit loses nothing (memorycrm.lib.queue).
+    for ids, rescoring in ((first, False), (rescored, True)):
+        if ids:
+            queue_with(
+                partial(
+                    interactions_scored.send,
+                    sender=Interaction,
+                    interaction_ids=ids,
+                    rescoring=rescoring,
+                )
+            )
     return len(written)
 
 

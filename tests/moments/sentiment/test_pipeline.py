@@ -157,3 +157,32 @@ def test_correction_rejects_unknown_labels(customer, agent, label):
     interaction = _log(customer, "Hello")
     with pytest.raises(ValidationError):
         services.correct_sentiment(interaction=interaction, label=label, user=agent)
+
+
+def test_a_rescoring_is_announced_apart_from_first_scores(
+    customer, sentiment_model, django_capture_on_commit_callbacks
+):
+    """The switch-over to a new model must be distinguishable: no real-time alert for it."""
+    from moments.signals import interactions_scored
+
+    fresh = InteractionFactory(customer=customer, subject="I am furious, where is my refund?")
+    rescored = InteractionFactory(customer=customer, subject="Thanks, all good.")
+    Interaction.objects.filter(pk=rescored.pk).update(
+        sentiment_label="neutral",
+        sentiment_score=0,
+        sentiment_confidence=0.5,
+        sentiment_model="20000101T000000Z-quick-minilm",
+        scored_at=timezone.now(),
+    )
+    heard = []
+
+    def listen(sender, interaction_ids, rescoring, **kwargs):
+        heard.append((sorted(interaction_ids), rescoring))
+
+    interactions_scored.connect(listen, dispatch_uid="test-rescoring")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            tasks.score_interactions([fresh.pk, rescored.pk])
+    finally:
+        interactions_scored.disconnect(dispatch_uid="test-rescoring")
+    assert sorted(heard) == [([fresh.pk], False), ([rescored.pk], True)]
