@@ -26,6 +26,7 @@ from django.utils.formats import date_format
 from customers.models import Customer, Interaction, JourneyStage
 from memorycrm.lib.rawrows import ModelColumns
 from moments.models import Moment
+from moments.sentiment.survey import disagree
 from surveys import tokens
 from surveys.access import invitations_visible_to, responses_visible_to
 from surveys.models import Invitation, Response, Survey
@@ -188,7 +189,7 @@ class MemoryGap:
     ``top`` is the moment the agents' scoring rates highest (impact) among those around the
     surveyed interaction; ``recalled`` are the moments the customer picked. ``moment_differs``:
     the customer picked moments, and not the top one. ``rating_disagrees``: the rating and the
-    interaction's sentiment point opposite ways, by at least SURVEY_DISAGREEMENT on [-1, 1].
+    interaction's sentiment clearly point opposite ways (moments.sentiment.survey.disagree).
     """
 
     response: Response
@@ -203,11 +204,7 @@ class MemoryGap:
 
     @property
     def rating_disagrees(self) -> bool:
-        if self.sentiment is None:
-            return False
-        return self.rating * self.sentiment < 0 and abs(self.rating - self.sentiment) >= (
-            settings.SURVEY_DISAGREEMENT
-        )
+        return disagree(sentiment=self.sentiment, rating=self.rating)
 
     @property
     def any(self) -> bool:

@@ -15,8 +15,10 @@ from moments.memory import services as memory_services
 from moments.sentiment import services as sentiment
 from moments.sentiment.classifier import ModelUnavailable
 from moments.sentiment.loader import get_classifier
+from moments.sentiment.survey import with_rating
 from surveys import enqueue
 from surveys.models import Response
+from surveys.selectors import signed_rating
 
 
 def score_responses(*, ids: Iterable[int]) -> dict:
@@ -34,18 +36,23 @@ def score_responses(*, ids: Iterable[int]) -> dict:
         .exclude(answer="")
         .filter(Q(scored_at__isnull=True) | Q(sentiment_model__lt=classifier.version))
         .order_by("pk")
-        .values_list("pk", "answer")
+        .values_list("pk", "answer", "rating", "survey__rating_kind")
     )
     size = settings.SENTIMENT_BATCH_SIZE
     written = 0
     for start in range(0, len(rows), size):
         batch = rows[start : start + size]
-        scores = classifier.score([text for _, text in batch], batch_size=size)
+        texts = classifier.score([text for _, text, _, _ in batch], batch_size=size)
+        # The answer's sentiment reads its rating too ("really surprised me" at 4/5 is positive).
+        scores = [
+            with_rating(text, signed_rating(rating, kind))
+            for text, (_, _, rating, kind) in zip(texts, batch, strict=True)
+        ]
         with transaction.atomic():
             batch_written = sentiment.write_scores(
                 Response.objects.all(),
                 version=classifier.version,
-                scores={pk: score for (pk, _), score in zip(batch, scores, strict=True)},
+                scores={row[0]: score for row, score in zip(batch, scores, strict=True)},
             )
             written += len(batch_written)
             if batch_written:  # only rows really written: a retried task queues nothing
