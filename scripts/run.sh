@@ -7,10 +7,12 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 
 pids=()
+follower=""
 cleanup() {
   trap - INT TERM EXIT
   echo
   echo "Stopping web server and worker…"
+  [[ -n "$follower" ]] && kill -TERM "$follower" 2>/dev/null || true
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
@@ -30,5 +32,8 @@ cat <<MSG
   The worker (django-q2) scores sentiment in the background. Press Ctrl-C to stop.
 
 MSG
+# The expected wait for the first sentiment scores, until they come (a no-op once a model exists).
+$PY manage.py ensure_sentiment_model --follow &
+follower=$!
 # Stop everything as soon as either process exits.
 wait -n "${pids[@]}"

@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from customers.access import interactions_visible_to
 from customers.models import Interaction
-from moments.sentiment import selectors, services
+from moments.sentiment import eta, selectors, services
 from moments.sentiment.forms import SentimentCorrectionForm
 
 
@@ -22,12 +23,16 @@ def _interaction_for_user(request: HttpRequest, pk: int) -> Interaction:
 @login_required
 @permission_required("moments.view_sentimentmodel", raise_exception=True)
 def sentiment_status(request: HttpRequest) -> HttpResponse:
-    """Which model scores interactions, how good it is, and any training under way (the
-    fragment polls itself while a training runs)."""
+    """Which model scores interactions, how good it is, and any training under way with the
+    expected wait (the fragment polls itself while a training runs)."""
     template = "moments/sentiment_status.html"
     if request.htmx:
         template += "#sentiment-status"
-    return render(request, template, {"status": selectors.sentiment_status()})
+    status = selectors.sentiment_status()
+    expected = eta.forecast(
+        active=status.active, runs=list(selectors.training_in_progress()), now=timezone.now()
+    )
+    return render(request, template, {"status": status, "expected": expected})
 
 
 @require_GET
