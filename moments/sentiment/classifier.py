@@ -40,7 +40,9 @@ MAX_PIECES = 24
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
-Aggregation = Literal["strength", "mean", "ending"]
+Aggregation = Literal["words", "mean", "ending", "strength"]
+# How the app combines a long text's sentences (see aggregate and docs/sentiment.md).
+DEFAULT_AGGREGATION: Aggregation = "words"
 HEAD_FILE = "head.npz"
 
 
@@ -82,10 +84,14 @@ def split_long_text(text: str) -> list[str]:
     return pieces or [text[:2000]]
 
 
-def aggregate(piece_probs: Sequence[dict], how: Aggregation = "mean") -> dict:
+def aggregate(
+    piece_probs: Sequence[dict], how: Aggregation = DEFAULT_AGGREGATION, words: Sequence[int] = ()
+) -> dict:
     """Combine per-sentence probabilities into one for the whole text.
 
-    "mean" (the default) averages the sentences' class probabilities. "ending" weighs them
+    "words" (the default) averages the sentences' class probabilities weighted by their
+    length in words (``words``): a sign-off ("Sam", "Thanks") or a greeting no longer weighs as
+    much as the sentence that says what happened. "mean" averages them plainly. "ending" weighs them
     from 1 (first sentence) rising to 2 (last): the outcome of an email or review is usually
     in its last lines. "strength" weights each sentence by how polar it is
     (|P(pos) - P(neg)| + 0.1), so one furious sentence dominates. The figures of each are
@@ -97,6 +103,8 @@ def aggregate(piece_probs: Sequence[dict], how: Aggregation = "mean") -> dict:
     for index, probs in enumerate(piece_probs):
         if how == "mean":
             weights.append(1.0)
+        elif how == "words":
+            weights.append(float(max(1, words[index])) if words else 1.0)
         elif how == "ending":
             weights.append(1.0 + (index / (n - 1) if n > 1 else 0.0))
         else:
@@ -259,7 +267,10 @@ class Classifier:
         return out
 
     def score(
-        self, texts: Sequence[str], batch_size: int = 32, aggregation: Aggregation = "mean"
+        self,
+        texts: Sequence[str],
+        batch_size: int = 32,
+        aggregation: Aggregation = DEFAULT_AGGREGATION,
     ) -> list[Score]:
         """Score texts; long ones are split into sentences scored in the same batches."""
         pieces: list[str] = []
@@ -272,6 +283,10 @@ class Classifier:
         probs = self.predict_probabilities(pieces, batch_size=batch_size) if pieces else []
         scores = []
         for start, end, is_long in spans:
-            combined = aggregate(probs[start:end], aggregation) if is_long else probs[start]
+            if is_long:
+                words = [len(piece.split()) for piece in pieces[start:end]]
+                combined = aggregate(probs[start:end], aggregation, words)
+            else:
+                combined = probs[start]
             scores.append(Score.from_probabilities(combined))
         return scores
