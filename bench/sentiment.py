@@ -18,12 +18,20 @@ On a throw-away database (on DATABASE_URL's server, else SQLite), same model, sa
    model, first 100 words only).
 4. Quality: macro-F1 on each held-out split next to VADER on the same rows (`--quick`: read
    from the model's metadata instead of recomputed).
+5. Survey answers (moments/sentiment/labelled/survey_answers.tsv): macro-F1 of the text alone
+   and of text + rating, and the precision / recall of the disagreement flag, old rule and new.
+6. torch against flair's ONNX export (the runtime `SENTIMENT_RUNTIME=auto` picks), same model,
+   same texts, alternating rounds: short texts/s, long documents/s, macro-F1 on every held-out
+   split, and each one's worker RSS (a fresh process per runtime: load, score 64 texts).
 
     python bench/sentiment.py                     # newest model in SENTIMENT_MODEL_DIR
     python bench/sentiment.py --model PATH.pt     # a given model file
     python bench/sentiment.py --quick             # small N, metrics from metadata (smoke test)
+    python bench/sentiment.py --cluster           # the pipeline through a real qcluster
 
-Last line: `RESULT sentiment pipeline_ratio=<pipeline / model> target>=0.8 PASS|FAIL`.
+Last lines: `RESULT sentiment pipeline_ratio=<pipeline / model> target>=0.8 PASS|FAIL` and
+`RESULT sentiment_onnx speedup=<ONNX / torch short texts/s> target>=3.0 PASS|FAIL`; the exit
+status is non-zero if any RESULT line says FAIL.
 """
 
 from __future__ import annotations
@@ -41,6 +49,9 @@ from pathlib import Path
 import _setup
 
 TARGET = 0.8
+ONNX_SPEEDUP = 3.0
+ONNX_LONG_DOCS = 100.0
+ONNX_F1_DROP = 0.01
 
 OPENERS = ["Hi team,", "Hello,", "Call notes:", "Chat transcript summary:", ""]
 CLOSERS = ["Thanks, Sam", "Regards", "", "Best, Alex", "Please call me back."]
@@ -53,6 +64,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small N; metrics from metadata")
     parser.add_argument("--cluster", action="store_true", help="time a real qcluster instead")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--rss-probe", help=argparse.SUPPRESS)  # internal: one runtime's RSS
     args = parser.parse_args(argv)
     if args.quick:
         args.n = 128
@@ -229,8 +241,14 @@ def long_text_report(classifier, dataset) -> list[list[object]]:
         "split + strength weights": lambda: [
             s.label for s in classifier.score(texts, aggregation="strength")
         ],
-        "split + plain mean (app)": lambda: [
+        "split + mean weighted by words (app)": lambda: [
+            s.label for s in classifier.score(texts, aggregation="words")
+        ],
+        "split + plain mean": lambda: [
             s.label for s in classifier.score(texts, aggregation="mean")
+        ],
+        "split + rising weight to the ending": lambda: [
+            s.label for s in classifier.score(texts, aggregation="ending")
         ],
         "whole text (truncated at 512 tokens)": lambda: _labels(
             classifier.predict_probabilities(texts)
@@ -281,6 +299,11 @@ def quality_report(classifier, dataset, quick: bool) -> list[list[object]]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.rss_probe:
+        import django
+
+        django.setup()  # no database: load the model, score, measure
+        return rss_probe(find_model(args.model), args.rss_probe)
     where = _setup.bench_database("sentiment" + ("_quick" if args.quick else ""), keep=args.keep_db)
 
     from django.conf import settings
@@ -297,8 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     batch = settings.SENTIMENT_BATCH_SIZE
 
     print(f"sentiment bench on {where}")
+    print(f"machine load average: {os.getloadavg()[0]:.1f} (2 cores)")
     print(
-        f"model {classifier.version} ({model_path}), loaded in {load_seconds:.1f} s; "
+        f"model {classifier.version} ({model_path}, runtime {classifier.runtime}), "
+        f"loaded in {load_seconds:.1f} s; "
         f"{args.n} interaction texts, {sum(len(t.split()) for t in texts) / args.n:.0f} words "
         f"on average; batch size {batch}; torch threads {_torch_threads()}"
     )
@@ -360,11 +385,186 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
 
-    ok = ratio >= TARGET
+    print("\nSurvey answers: text alone vs text + rating (labelled set)")
     print(
-        f"RESULT sentiment pipeline_ratio={ratio:.2f} target>={TARGET} {'PASS' if ok else 'FAIL'}"
+        _setup.table(
+            ["measure", "text alone / old rule", "with rating / new rule"],
+            survey_report(classifier),
+        )
     )
+
+    onnx_rows, onnx_checks = onnx_report(model_path, classifier.metadata, texts, dataset, args)
+    print("\ntorch vs flair's ONNX export, same model, same texts")
+    print(_setup.table(["measure", "torch", "ONNX", "ratio / drop"], onnx_rows))
+
+    ok = ratio >= TARGET
+    results = [
+        f"RESULT sentiment_onnx_long docs_per_s={onnx_checks['long']:.1f} "
+        f"target>={ONNX_LONG_DOCS:.0f} {_verdict(onnx_checks['long'] >= ONNX_LONG_DOCS)}",
+        f"RESULT sentiment_onnx_quality max_f1_drop={onnx_checks['drop']:.3f} "
+        f"target<={ONNX_F1_DROP} {_verdict(onnx_checks['drop'] <= ONNX_F1_DROP)}",
+        f"RESULT sentiment pipeline_ratio={ratio:.2f} target>={TARGET} {_verdict(ok)}",
+        f"RESULT sentiment_onnx speedup={onnx_checks['speedup']:.2f} target>={ONNX_SPEEDUP} "
+        f"{_verdict(onnx_checks['speedup'] >= ONNX_SPEEDUP)}",
+    ]
+    print("\n".join(results))
+    return 1 if any(line.endswith("FAIL") for line in results) else 0
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def survey_report(classifier) -> list[list[object]]:
+    """Macro-F1 on the labelled survey answers, and the disagreement flag's precision/recall:
+    the old rule (opposite signs, at least 1.0 apart) against moments.sentiment.survey."""
+    import csv
+
+    from moments.sentiment import survey
+    from moments.sentiment.evaluation import macro_f1
+
+    path = Path(survey.__file__).parent / "labelled" / "survey_answers.tsv"
+    with path.open() as handle:
+        rows = list(csv.DictReader((x for x in handle if not x.startswith("#")), delimiter="\t"))
+    scores = classifier.score([row["answer"] for row in rows])
+    ratings = [(int(row["rating"]) - 3) / 2 for row in rows]
+    gold = [row["label"] for row in rows]
+    combined = [survey.with_rating(s, r) for s, r in zip(scores, ratings, strict=True)]
+    truth = [row["disagree"] == "yes" for row in rows]
+    old = [
+        r * s.score < 0 and abs(r - s.score) >= 1.0 for s, r in zip(scores, ratings, strict=True)
+    ]
+    new = [
+        survey.disagree(sentiment=s.score, rating=r) for s, r in zip(scores, ratings, strict=True)
+    ]
+
+    def precision_recall(flags: list[bool]) -> str:
+        hits = sum(f and t for f, t in zip(flags, truth, strict=True))
+        precision, recall = hits / max(1, sum(flags)), hits / max(1, sum(truth))
+        return f"{precision:.2f} / {recall:.2f} ({sum(flags)} flagged)"
+
+    return [
+        [
+            f"macro-F1 of the answer's label (n={len(rows)})",
+            f"{macro_f1(gold, [s.label for s in scores])['macro_f1']:.3f}",
+            f"{macro_f1(gold, [s.label for s in combined])['macro_f1']:.3f}",
+        ],
+        [
+            f"disagreement flag precision / recall ({sum(truth)} true)",
+            precision_recall(old),
+            precision_recall(new),
+        ],
+    ]
+
+
+def rss_probe(model_path: Path, runtime: str) -> int:
+    """In a fresh process: load the model with ``runtime``, score 64 texts, print the RSS."""
+    from moments.sentiment.classifier import Classifier
+    from moments.sentiment.loader import read_metadata
+
+    classifier = Classifier.load(
+        model_path, version="probe", metadata=read_metadata(model_path), runtime=runtime
+    )
+    classifier.score(["The parcel arrived late and the box was damaged, again."] * 64)
+    with open("/proc/self/status") as status:
+        rss_kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    print(f"RSS {classifier.runtime} {rss_kb}")
     return 0
+
+
+def _rss_mb(model_path: Path, runtime: str) -> tuple[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--rss-probe", runtime, "--model", str(model_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=_setup.ROOT,
+    ).stdout
+    _, chosen, kb = next(line for line in out.splitlines() if line.startswith("RSS ")).split()
+    return chosen, int(kb) / 1024
+
+
+def onnx_report(model_path: Path, metadata: dict, texts: list[str], dataset, args):
+    """torch and the ONNX runtime side by side (alternating rounds on the same texts)."""
+    from django.conf import settings
+
+    from moments.sentiment.classifier import Classifier
+    from moments.sentiment.data import evaluation_splits, long_texts
+    from moments.sentiment.evaluation import evaluate_splits
+
+    batch = settings.SENTIMENT_BATCH_SIZE
+    runtimes = {
+        "torch": Classifier.load(model_path, version="torch", metadata=metadata, runtime="torch"),
+        "onnx": Classifier.load(model_path, version="onnx", metadata=metadata, runtime="auto"),
+    }
+    chosen = runtimes["onnx"].runtime
+    seconds = {"torch": 0.0, "onnx": 0.0}
+    long_seconds = {"torch": 0.0, "onnx": 0.0}
+    docs = [e.text for e in long_texts(dataset.test)]
+    for classifier in runtimes.values():  # warm-up
+        classifier.score(texts[:batch], batch_size=batch)
+    rounds = 3
+    for index in range(rounds):
+        for name, classifier in runtimes.items():
+            start = time.perf_counter()
+            classifier.score(texts[index::rounds], batch_size=batch)
+            seconds[name] += time.perf_counter() - start
+            start = time.perf_counter()
+            classifier.score(docs[index::rounds], batch_size=batch)
+            long_seconds[name] += time.perf_counter() - start
+    rate = {name: len(texts) / seconds[name] for name in runtimes}
+    long_rate = {name: len(docs) / long_seconds[name] for name in runtimes}
+    if args.quick:  # a smoke test: quality from the dev check in the metadata
+        check = metadata.get("onnx", {})
+        f1 = {
+            "dev (metadata)": (
+                check.get("dev_macro_f1_torch", 0),
+                check.get("dev_macro_f1_q8" if chosen == "onnx-q8" else "dev_macro_f1_torch", 0),
+            )
+        }
+    else:
+        splits = evaluation_splits(dataset)
+        splits["long_test"] = long_texts(dataset.test)
+        both = {
+            name: evaluate_splits(splits, lambda t, c=classifier: [s.label for s in c.score(t)])
+            for name, classifier in runtimes.items()
+        }
+        f1 = {
+            split: (both["torch"][split]["macro_f1"], both["onnx"][split]["macro_f1"])
+            for split in splits
+        }
+    rss = {name: _rss_mb(model_path, "auto" if name == "onnx" else "torch") for name in runtimes}
+    rows = [
+        ["runtime", "torch", chosen, ""],
+        [
+            "short texts/s",
+            f"{rate['torch']:.0f}",
+            f"{rate['onnx']:.0f}",
+            f"x{rate['onnx'] / rate['torch']:.2f}",
+        ],
+        [
+            f"long documents/s ({len(docs)})",
+            f"{long_rate['torch']:.1f}",
+            f"{long_rate['onnx']:.1f}",
+            f"x{long_rate['onnx'] / long_rate['torch']:.2f}",
+        ],
+        *[
+            [f"macro-F1 {split}", f"{a:.3f}", f"{b:.3f}", f"{a - b:+.3f}"]
+            for split, (a, b) in f1.items()
+        ],
+        [
+            "worker RSS (MB)",
+            f"{rss['torch'][1]:.0f}",
+            f"{rss['onnx'][1]:.0f}",
+            f"x{rss['onnx'][1] / rss['torch'][1]:.2f}",
+        ],
+    ]
+    checks = {
+        "speedup": rate["onnx"] / rate["torch"],
+        "long": long_rate["onnx"],
+        "drop": max((a - b for a, b in f1.values()), default=0.0),
+    }
+    return rows, checks
 
 
 def _torch_threads() -> int:
