@@ -163,7 +163,7 @@ def test_an_answer_without_an_interaction_has_no_stage(sentiment_model, answer, 
 
 
 def test_a_neutral_answer_does_not_become_a_moment(sentiment_model, answer, run_worker, complaint):
-    response = answer(NEUTRAL, interaction=complaint)
+    response = answer(NEUTRAL, interaction=complaint, rating=3)
     assert abs(response.sentiment_score) < 0.2  # not even the critical stage counts it
     assert run_worker() == [TASK]
     assert not Moment.objects.exists()
@@ -173,7 +173,7 @@ def test_a_neutral_answer_does_not_become_a_moment(sentiment_model, answer, run_
 
 def test_a_tag_rule_alone_makes_a_moment_of_a_neutral_answer(sentiment_model, answer, run_worker):
     rule = TagRuleFactory(phrases="invoice by email", tag=tag("billing-shock"))
-    response = answer(NEUTRAL)
+    response = answer(NEUTRAL, rating=3)
     run_worker()
     moment = _moment_of(response)
     assert moment.reasons == [
@@ -187,11 +187,11 @@ def test_a_stage_rule_applies_only_to_answers_about_that_stage(
 ):
     TagRuleFactory(phrases="invoice by email", stage=stage("delivery"))
     about_support = InteractionFactory(customer=customer)  # the factory's stage: support
-    answer(NEUTRAL, interaction=about_support)
+    answer(NEUTRAL, interaction=about_support, rating=3)
     run_worker()
     assert not Moment.objects.exists()
     about_delivery = InteractionFactory(customer=customer, stage=stage("delivery"))
-    response = answer(NEUTRAL, interaction=about_delivery)
+    response = answer(NEUTRAL, interaction=about_delivery, rating=3)
     run_worker()
     assert Moment.objects.get() == _moment_of(response)
 
@@ -273,7 +273,7 @@ def test_the_database_keeps_a_survey_moment_consistent(
         Moment.objects.filter(pk=moment.pk).update(interaction=interaction)
     with pytest.raises(IntegrityError), transaction.atomic():  # …and the answer's text
         Moment.objects.filter(pk=moment.pk).update(source_text="")
-    other = answer(NEUTRAL)
+    other = answer(NEUTRAL, rating=3)
     with pytest.raises(IntegrityError), transaction.atomic():  # one answer per moment
         Response.objects.filter(pk=other.pk).update(moment=moment)
 
