@@ -96,7 +96,7 @@ class TrainResult:
 
 def new_version(mode: str) -> str:
     # Starts with a UTC timestamp so versions sort by age: the scoring pipeline only overwrites
-    # a score written by an *older* version (see moments.services.record_scores).
+    # a score written by an *older* version (see moments.sentiment.services.record_scores).
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{mode}-minilm"
 
 
