@@ -7,6 +7,7 @@ no configuration; production sets DEBUG=0, SECRET_KEY, ALLOWED_HOSTS and DATABAS
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -32,6 +33,30 @@ def env_int(name: str, default: int) -> int:
 
 def env_float(name: str, default: float) -> float:
     return float(os.environ.get(name) or default)
+
+
+def env_redis_url(name: str) -> str:
+    """A Redis URL from the environment ("" when unset), refused at start-up when malformed:
+    a typo must not surface as a crash in the first request or task that needs Redis."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return ""
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError when it is not a number in range
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a valid URL: {exc}.") from None
+    if parts.scheme not in {"redis", "rediss", "unix"}:
+        raise ImproperlyConfigured(
+            f"{name} must be a redis://, rediss:// or unix:// URL "
+            f"(e.g. redis://127.0.0.1:6379/0), not {value!r}."
+        )
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ImproperlyConfigured(f"{name}={value!r} names no host.")
+    if parts.scheme == "unix" and not parts.path:
+        raise ImproperlyConfigured(f"{name}={value!r} names no socket path.")
+    del port
+    return value
 
 
 TESTING = "pytest" in sys.modules or sys.argv[1:2] == ["test"]
@@ -77,6 +102,7 @@ INSTALLED_APPS = [
     "interventions",
     # After auditlog: its admin replaces the library's read-only log admin.
     "memorycrm.audit",
+    "memorycrm",
 ]
 
 MIDDLEWARE = [
@@ -184,16 +210,22 @@ MEDIA_ROOT = DATA_DIR / "media"
 
 # --- Cache (rate limits) ------------------------------------------------------------------
 # Per process by default; CACHE_URL=redis://… gives every web process the same counters.
+CACHE_URL = env_redis_url("CACHE_URL")
 CACHES = {
     "default": (
         {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ["CACHE_URL"],
+            "LOCATION": CACHE_URL,
+            # Fail fast when Redis is away (the health endpoint reports it) instead of hanging.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
-        if os.environ.get("CACHE_URL")
+        if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# How many web processes serve this site (gunicorn reads the same variable): with more than
+# one, a per-process cache splits rate limits, and `check --deploy` says so.
+WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 1)
 
 # --- Email --------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -237,6 +269,10 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
+# Load balancers probe /health/ over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+# Prometheus scrapes /metrics with `Authorization: Bearer <METRICS_TOKEN>` (unset: admins only).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 25 * 1024 * 1024)
 
 # --- REST API -----------------------------------------------------------------------------
@@ -294,8 +330,9 @@ Q_CLUSTER = {
     "label": "Task queue",
     "poll": env_float("Q_POLL", 0.5),
 }
-if os.environ.get("Q_REDIS_URL"):
-    Q_CLUSTER["redis"] = os.environ["Q_REDIS_URL"]
+Q_REDIS_URL = env_redis_url("Q_REDIS_URL")
+if Q_REDIS_URL:
+    Q_CLUSTER["redis"] = Q_REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
 

@@ -79,6 +79,9 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "api-docs": (UNAUTH, OK, OK, OK, OK),
     "rest_framework:login": (OK, OK, OK, OK, OK),
     "rest_framework:logout": (M, M, M, M, M),
+    # For load balancers (statuses only) and Prometheus (token or admin): memorycrm/ops.py.
+    "health": (OK, OK, OK, OK, OK),
+    "metrics": (UNAUTH, F, F, F, OK),
     "api-root": (UNAUTH, OK, OK, OK, OK),
     # API, customers app
     "api-customer-list": (UNAUTH, F, OK, OK, OK),
