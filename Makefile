@@ -29,6 +29,7 @@ run: migrate
 	$(BIN)/python manage.py ensure_memory_schedule
 	$(BIN)/python manage.py setup_survey_schedules
 	$(BIN)/python manage.py setup_schedules
+	$(BIN)/python manage.py ensure_outbox_schedule
 	$(BIN)/python manage.py ensure_sentiment_model
 	./scripts/run.sh
 

@@ -61,6 +61,7 @@ from django.utils import timezone
 
 from customers.models import Customer, ImportJob, Interaction, JourneyStage
 from customers.services import CUSTOMER_FIELDS, announce_interactions
+from memorycrm.lib.queue import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -380,9 +381,7 @@ def start_import(
 
 
 def _enqueue(job_id: int) -> None:
-    from django_q.tasks import async_task
-
-    async_task("customers.tasks.run_import", job_id, task_name=f"import-{job_id}")
+    enqueue("customers.tasks.run_import", job_id, task_name=f"import-{job_id}")
 
 
 def run_import_job(

@@ -2,14 +2,15 @@
 
 The task bodies (tasks modules) call the services; what queues them (services, receivers, the
 admin, commands) imports this module instead, so nothing imports a task body but the worker:
-no services <-> tasks cycle. Each helper queues at once; a caller that has just written defers
-it to the commit itself (``memorycrm.lib.queue.queue_with`` or ``transaction.on_commit``).
+no services <-> tasks cycle. Each helper queues through ``memorycrm.lib.queue.enqueue``:
+inside a transaction, as part of it (the task row, or an outbox row with Redis).
 """
 
 from __future__ import annotations
 
 from django.conf import settings
-from django_q.tasks import async_task
+
+from memorycrm.lib.queue import enqueue
 
 # --- Sentiment ----------------------------------------------------------------------------
 
@@ -18,7 +19,7 @@ def score_interactions(interaction_ids: list[int]) -> None:
     """Scoring for new interactions, in chunks (a CSV import sends thousands of ids)."""
     chunk = settings.SENTIMENT_TASK_CHUNK
     for start in range(0, len(interaction_ids), chunk):
-        async_task(
+        enqueue(
             "moments.sentiment.tasks.score_interactions",
             interaction_ids[start : start + chunk],
             group="sentiment",
@@ -27,11 +28,11 @@ def score_interactions(interaction_ids: list[int]) -> None:
 
 def score_pending() -> None:
     """The sweep over everything pending or scored by an older model."""
-    async_task("moments.sentiment.tasks.score_pending", group="sentiment")
+    enqueue("moments.sentiment.tasks.score_pending", group="sentiment")
 
 
 def train_model(model_id: int, then_full: bool = False) -> None:
-    async_task(
+    enqueue(
         "moments.sentiment.tasks.train_model",
         model_id,
         then_full,
@@ -44,4 +45,4 @@ def train_model(model_id: int, then_full: bool = False) -> None:
 
 
 def detect_moments(interaction_ids: list[int]) -> None:
-    async_task("moments.memory.tasks.detect_moments", list(interaction_ids), group="memory")
+    enqueue("moments.memory.tasks.detect_moments", list(interaction_ids), group="memory")

@@ -1,20 +1,20 @@
 """Queueing the surveys app's django-q2 tasks, by their dotted path.
 
 The task bodies (surveys/tasks.py) call the services; the services queue through this module,
-so they never import the task bodies: no services <-> tasks cycle. Each helper queues at once;
-a caller that has just written defers it to the commit itself (``transaction.on_commit`` or
-``memorycrm.lib.queue.queue_with``).
+so they never import the task bodies: no services <-> tasks cycle. Each helper queues through
+``memorycrm.lib.queue.enqueue``: inside a transaction, as part of it (the task row, or an
+outbox row with Redis).
 """
 
 from __future__ import annotations
 
-from django_q.tasks import async_task
+from memorycrm.lib.queue import enqueue
 
 SEND_CHUNK = 25
 
 
 def send_invitation(invitation_id: int) -> None:
-    async_task("surveys.tasks.send_invitation", invitation_id, group="surveys")
+    enqueue("surveys.tasks.send_invitation", invitation_id, group="surveys")
 
 
 def send_invitations(invitation_ids: list[int]) -> None:
@@ -24,7 +24,7 @@ def send_invitations(invitation_ids: list[int]) -> None:
         send_invitation(invitation_ids[0])
         return
     for start in range(0, len(invitation_ids), SEND_CHUNK):
-        async_task(
+        enqueue(
             "surveys.tasks.send_invitations",
             invitation_ids[start : start + SEND_CHUNK],
             group="surveys",
@@ -32,16 +32,16 @@ def send_invitations(invitation_ids: list[int]) -> None:
 
 
 def send_reminder(invitation_id: int) -> None:
-    async_task("surveys.tasks.send_reminder", invitation_id, group="surveys")
+    enqueue("surveys.tasks.send_reminder", invitation_id, group="surveys")
 
 
 def score_responses(response_ids: list[int]) -> None:
-    async_task("surveys.tasks.score_responses", list(response_ids), group="sentiment")
+    enqueue("surveys.tasks.score_responses", list(response_ids), group="sentiment")
 
 
 def make_answer_moments(response_ids: list[int]) -> None:
-    async_task("surveys.tasks.make_answer_moments", list(response_ids), group="memory")
+    enqueue("surveys.tasks.make_answer_moments", list(response_ids), group="memory")
 
 
 def note_recalls(response_ids: list[int]) -> None:
-    async_task("surveys.tasks.note_recalls", list(response_ids), group="memory")
+    enqueue("surveys.tasks.note_recalls", list(response_ids), group="memory")

@@ -26,7 +26,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ORDER = ["customers", "moments", "surveys", "interventions"]
 RELATIONS = {"ForeignKey", "OneToOneField", "ManyToManyField"}
-TASK_CALLS = {"async_task", "schedule"}
+TASK_CALLS = {"async_task", "enqueue", "schedule"}  # enqueue: memorycrm/lib/queue.py
 
 
 def _app(dotted: str) -> str | None:

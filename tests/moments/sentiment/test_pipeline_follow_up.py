@@ -1,13 +1,12 @@
 """What follows written scores (moment detection, rules) is queued with the scores: with the ORM
 task queue, in the same transaction, so no crash between the commit and the queueing can lose
-it (memorycrm/lib/queue.py; tests/faults/test_worker_kill.py kills a real worker there)."""
+it (memorycrm/lib/queue.py; tests/faults/test_worker_kill.py kills a real worker there; with
+Redis, an outbox: tests/test_outbox.py)."""
 
 import pytest
 from django.db import transaction
-from django.test.utils import override_settings
 from django_q.models import OrmQ
 
-from memorycrm.lib.queue import in_queue_transaction, queue_with
 from moments.sentiment import services
 from moments.sentiment.classifier import Score
 from tests.factories import InteractionFactory
@@ -40,19 +39,3 @@ def test_scores_rolled_back_leave_no_follow_up(customer):
     assert queued() == []
     interaction.refresh_from_db()
     assert interaction.scored_at is None
-
-
-def test_outside_a_transaction_or_with_another_broker_it_waits_for_the_commit():
-    ran = []
-    assert not in_queue_transaction()
-    queue_with(lambda: ran.append("autocommit"))  # no transaction: on_commit runs at once
-    redis = override_settings(Q_CLUSTER={"name": "x", "redis": "redis://127.0.0.1:6379/0"})
-    with redis, transaction.atomic():
-        assert not in_queue_transaction()
-        queue_with(lambda: ran.append("redis"))
-        assert ran == ["autocommit"]  # not yet: after commit
-    assert ran == ["autocommit", "redis"]
-    with transaction.atomic():
-        assert in_queue_transaction()
-        queue_with(lambda: ran.append("orm"))
-        assert ran[-1] == "orm"  # at once, inside the transaction
