@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"broker poll {poll:.3f} s + sentiment batch {batch:.3f} s + 1 s = budget {budget:.3f} s")
     verdict = "PASS" if ratio <= TARGET and not missed else "FAIL"
     print(f"RESULT interventions p95_over_budget={ratio:.2f} target<={TARGET} {verdict}")
-    return 0
+    return 0 if verdict == "PASS" else 1
 
 
 if __name__ == "__main__":

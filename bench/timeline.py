@@ -268,8 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     same_queries = all(c["small"].queries == c["large"].queries for c in main_cmp)
     if not same_queries:
         print("FAIL: the query counts differ between the small and the big customer")
-    print(_setup.result_line("timeline", "ratio", ratio, TARGET, ratio <= TARGET and same_queries))
-    return 0
+    ok = ratio <= TARGET and same_queries
+    print(_setup.result_line("timeline", "ratio", ratio, TARGET, ok))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
