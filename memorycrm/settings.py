@@ -350,6 +350,8 @@ LOGGING = {
 TIMELINE_PAGE_SIZE = env_int("TIMELINE_PAGE_SIZE", 25)
 CUSTOMER_PAGE_SIZE = env_int("CUSTOMER_PAGE_SIZE", 25)
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+# A header wider than this rejects the file (our formats have about ten columns).
+IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 200)
 
 # Sentiment (see moments/sentiment): the trained model lives in DATA_DIR/models/.
 SENTIMENT_MODEL_DIR = Path(os.environ.get("SENTIMENT_MODEL_DIR") or DATA_DIR / "models")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -229,6 +230,36 @@ def test_broken_quoting_rejects_the_whole_file():
     assert job.status == ImportJob.Status.FAILED
     assert job.message.startswith("Line 3: the file is not valid CSV")
     assert not Customer.objects.exists()
+
+
+def test_duplicated_columns_reject_the_whole_file():
+    job = run("customers", "name,email,Email \nAda,ada@example.com,ada@example.com\n")
+
+    assert job.status == ImportJob.Status.FAILED
+    assert "Columns appear more than once: email." in job.message
+
+
+def test_a_header_with_too_many_columns_is_refused_quickly(settings):
+    """40k columns used to take a minute (a quadratic duplicate check); the cap answers at once."""
+    settings.IMPORT_MAX_COLUMNS = 200
+    header = ",".join(["name", "email"] + [f"c{i}" for i in range(40_000)])
+    started = time.monotonic()
+    job = run("customers", header + "\nAda,ada@example.com\n")
+
+    assert time.monotonic() - started < 5
+    assert job.status == ImportJob.Status.FAILED
+    assert job.message == (
+        "The header has 40002 columns; at most 200 are accepted. Nothing was imported."
+    )
+    assert not Customer.objects.exists()
+
+
+def test_a_header_at_the_column_cap_is_read(settings):
+    settings.IMPORT_MAX_COLUMNS = 5
+    job = run("customers", "name,email,a,b,c\nAda,ada@example.com,1,2,3\n")
+
+    assert job.status == ImportJob.Status.DONE
+    assert Customer.objects.get().name == "Ada"
 
 
 def test_not_utf8_or_empty_files_are_refused():
