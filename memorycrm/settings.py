@@ -294,7 +294,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "memorycrm.lib.api.AutoSchema",
     "EXCEPTION_HANDLER": "memorycrm.lib.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "survey": "30/min"},
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": "60/min",
+        "survey": "30/min",
+        # POST /api/v1/sentiment/, per user: each request may hold a CPU for seconds.
+        "sentiment": os.environ.get("SENTIMENT_API_RATE", "30/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MemoryCRM API",
@@ -374,6 +379,8 @@ SENTIMENT_SWEEP_MINUTES = env_int("SENTIMENT_SWEEP_MINUTES", 5)
 # POST /api/v1/sentiment/: at most this many texts per request, each at most this many chars.
 SENTIMENT_API_MAX_TEXTS = env_int("SENTIMENT_API_MAX_TEXTS", 64)
 SENTIMENT_API_MAX_CHARS = env_int("SENTIMENT_API_MAX_CHARS", 20_000)
+# ... and at most this many chars in all (its rate: SENTIMENT_API_RATE in REST_FRAMEWORK).
+SENTIMENT_API_MAX_TOTAL_CHARS = env_int("SENTIMENT_API_MAX_TOTAL_CHARS", 100_000)
 
 # Memory moments (see moments/memory/scoring.py and docs/memory-model.md)
 # Detection: a moment when |score| x confidence >= PEAK, |score - baseline| >= SWING (baseline =

@@ -10,7 +10,10 @@ class ScoreRequestSerializer(serializers.Serializer):
     texts = serializers.ListField(
         child=serializers.CharField(allow_blank=False, trim_whitespace=True),
         allow_empty=False,
-        help_text="1 to SENTIMENT_API_MAX_TEXTS texts, each up to SENTIMENT_API_MAX_CHARS chars.",
+        help_text=(
+            "1 to SENTIMENT_API_MAX_TEXTS texts, each up to SENTIMENT_API_MAX_CHARS chars, "
+            "SENTIMENT_API_MAX_TOTAL_CHARS in all."
+        ),
     )
 
     def validate_texts(self, texts: list[str]) -> list[str]:
@@ -24,6 +27,12 @@ class ScoreRequestSerializer(serializers.Serializer):
         }
         if too_long:
             raise serializers.ValidationError(too_long)
+        # Each text under its cap is not enough: 64 long texts held a web worker past its timeout.
+        max_total, total = settings.SENTIMENT_API_MAX_TOTAL_CHARS, sum(map(len, texts))
+        if total > max_total:
+            raise serializers.ValidationError(
+                f"At most {max_total} characters in all per request (these have {total})."
+            )
         return texts
 
 

@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
 from moments.sentiment import selectors
 from moments.sentiment.api.serializers import (
@@ -27,14 +28,18 @@ class CanViewSentimentModel(BasePermission):
 
 
 class SentimentViewSet(viewsets.ViewSet):
-    # No model queryset behind scoring: any authenticated integrator may score texts.
-    permission_classes = [IsAuthenticated]
+    # No model queryset behind scoring: the roles that may see the model (agents and up) may use
+    # it, at the "sentiment" throttle rate (scoring holds a CPU for up to seconds).
+    permission_classes = [IsAuthenticated, CanViewSentimentModel]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "sentiment"
 
     @extend_schema(
         request=ScoreRequestSerializer,
         responses={
             200: ScoreResponseSerializer,
             400: OpenApiResponse(description="Field messages for invalid input."),
+            429: OpenApiResponse(description="Over the SENTIMENT_API_RATE throttle."),
             503: OpenApiResponse(description="No sentiment model is available yet."),
         },
     )
@@ -59,9 +64,7 @@ class SentimentViewSet(viewsets.ViewSet):
         return Response(ScoreResponseSerializer(body).data)
 
     @extend_schema(responses=StatusSerializer)
-    @action(
-        detail=False, methods=["get"], permission_classes=[IsAuthenticated, CanViewSentimentModel]
-    )
+    @action(detail=False, methods=["get"], throttle_classes=[])
     def status(self, request: Request) -> Response:
         """The active model (version, metrics next to VADER), any training and its progress."""
         current = selectors.sentiment_status(history=0)

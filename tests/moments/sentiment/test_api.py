@@ -1,6 +1,7 @@
 """POST /api/v1/sentiment/ (ad-hoc scoring) and GET /api/v1/sentiment/status/."""
 
 import pytest
+from rest_framework.throttling import ScopedRateThrottle
 
 from customers.models import Interaction
 from tests.factories import CustomerFactory
@@ -44,6 +45,28 @@ def test_text_length_is_capped(agent_api, settings):
     response = agent_api.post(URL, {"texts": ["short", "x" * 11]}, format="json")
     assert response.status_code == 400
     assert "1" in response.json()["texts"]
+
+
+def test_total_characters_are_capped(agent_api, settings):
+    """64 texts of 20,000 characters each once held a web worker past its timeout."""
+    settings.SENTIMENT_API_MAX_CHARS = 100
+    settings.SENTIMENT_API_MAX_TOTAL_CHARS = 250
+    response = agent_api.post(URL, {"texts": ["x" * 100, "y" * 100, "z" * 51]}, format="json")
+    assert response.status_code == 400
+    assert response.json()["texts"] == [
+        "At most 250 characters in all per request (these have 251)."
+    ]
+
+
+def test_scoring_needs_a_role(api_client, no_role_user):
+    api_client.force_authenticate(no_role_user)
+    assert api_client.post(URL, {"texts": ["hello"]}, format="json").status_code == 403
+
+
+def test_scoring_is_throttled_per_user(agent_api, monkeypatch):
+    monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "sentiment", "2/min")
+    codes = [agent_api.post(URL, {"texts": ["hello"]}, format="json").status_code for _ in "abc"]
+    assert codes == [503, 503, 429]
 
 
 def test_without_a_model_it_is_503(agent_api, db):
