@@ -28,9 +28,10 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.template import Context, Template, TemplateSyntaxError
+from django.template import TemplateSyntaxError
 from django.utils import timezone
 
+from interventions import rendering
 from interventions.models import (
     Alert,
     EffectLog,
@@ -39,8 +40,7 @@ from interventions.models import (
     Intervention,
     OutboundEmail,
 )
-from moments.models import Moment
-from surveys.models import Response, Survey
+from surveys.models import Survey
 from surveys.services import create_invitation
 
 logger = logging.getLogger(__name__)
@@ -53,29 +53,15 @@ class ActionError(Exception):
 # --- helpers ------------------------------------------------------------------------------
 
 
-def context_for(intervention: Intervention) -> dict[str, Any]:
-    """What templates see: customer, interaction, moment, response, rule, intervention."""
-    subject = intervention.subject
-    return {
-        "customer": intervention.customer,
-        "interaction": intervention.interaction,
-        "moment": subject if isinstance(subject, Moment) else None,
-        "response": subject if isinstance(subject, Response) else None,
-        "rule": intervention.rule,
-        "intervention": intervention,
-        "why": intervention.why_fired,
-    }
-
-
 def render_string(text: str, context: dict) -> str:
-    return Template(text).render(Context(context, autoescape=False)).strip()
+    return rendering.render(text, context).strip()
 
 
 def _template_error(text: Any, label: str) -> list[str]:
     if not isinstance(text, str) or not text.strip():
         return [f"{label} must be a non-empty string."]
     try:
-        Template(text)
+        rendering.compile_template(text)
     except TemplateSyntaxError as error:
         return [f"{label}: template error: {error}"]
     return []
@@ -156,7 +142,7 @@ def run_email(intervention: Intervention, config: dict) -> dict:
         to = customer.owner.email if customer.owner and customer.owner.email else ""
     if not to:
         return {"skipped": f"No address to send to ({config.get('to', 'customer')})."}
-    subject, body = template.render(context_for(intervention))
+    subject, body = template.render(rendering.context_for(intervention))
     status = send_email_once(
         intervention=intervention, purpose="email", to=to, subject=subject, body=body
     )
@@ -200,7 +186,7 @@ def alert_recipients(intervention: Intervention, recipients: list[str]) -> list:
 
 
 def run_alert(intervention: Intervention, config: dict) -> dict:
-    context = context_for(intervention)
+    context = rendering.context_for(intervention)
     text = render_string(config.get("text", DEFAULT_ALERT_TEXT), context)[:500]
     people = alert_recipients(intervention, config.get("recipients", ["owner", "managers"]))
     if not people:
@@ -256,7 +242,9 @@ def run_task(intervention: Intervention, config: dict) -> dict:
     owner = intervention.customer.owner
     if owner is None or not owner.is_active:
         return {"skipped": "The customer has no (active) owner to give the task to."}
-    title = render_string(config.get("title", DEFAULT_TASK_TITLE), context_for(intervention))
+    title = render_string(
+        config.get("title", DEFAULT_TASK_TITLE), rendering.context_for(intervention)
+    )
     task, _ = FollowUpTask.objects.get_or_create(
         intervention=intervention,
         defaults={

@@ -16,10 +16,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.template import Context, Template, TemplateSyntaxError
+from django.template import TemplateSyntaxError
 from django.utils import timezone
 
 from interventions import conditions as cond
+from interventions import rendering
 
 
 class EmailTemplate(models.Model):
@@ -43,16 +44,16 @@ class EmailTemplate(models.Model):
         errors = {}
         for field in ("subject", "body"):
             try:
-                Template(getattr(self, field))
+                rendering.compile_template(getattr(self, field))
             except TemplateSyntaxError as error:
                 errors[field] = f"Template error: {error}"
         if errors:
             raise ValidationError(errors)
 
     def render(self, context: dict) -> tuple[str, str]:
-        ctx = Context(context, autoescape=False)  # plain-text email
-        subject = " ".join(Template(self.subject).render(ctx).split())
-        return subject, Template(self.body).render(ctx)
+        """Plain text (not escaped); context from interventions.rendering.context_for."""
+        subject = " ".join(rendering.render(self.subject, context).split())
+        return subject, rendering.render(self.body, context)
 
 
 class RuleQuerySet(models.QuerySet):
