@@ -1,3 +1,5 @@
+import json
+
 from django.contrib import admin
 
 from interventions import services
@@ -10,6 +12,7 @@ from interventions.models import (
     OutboundEmail,
     Rule,
 )
+from memorycrm.audit.masking import redact
 
 
 @admin.register(EmailTemplate)
@@ -31,6 +34,26 @@ class RuleAdmin(admin.ModelAdmin):
         ("What", {"fields": ["action", "action_config"]}),
         ("Timing", {"fields": ["delay", "at_local_hour", "cooldown", "episode"]}),
     ]
+    readonly_fields = ["action_config_redacted"]
+
+    def get_fieldsets(self, request, obj=None):
+        # Who may only view a rule (managers) sees its config with the webhook secret masked,
+        # as the API and the audit log show it; who may change it edits the real value.
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (title, {**options, "fields": [self._redacted(name) for name in options["fields"]]})
+            for title, options in fieldsets
+        ]
+
+    @staticmethod
+    def _redacted(name: str) -> str:
+        return "action_config_redacted" if name == "action_config" else name
+
+    @admin.display(description="Action config")
+    def action_config_redacted(self, rule: Rule) -> str:
+        return json.dumps(redact(rule.action_config), indent=2, sort_keys=True)
 
 
 @admin.register(Intervention)
