@@ -95,8 +95,10 @@ def moment_choices(invitation: Invitation) -> list[MomentChoice]:
     Only moments of interactions: one that an earlier answer became is the customer's own
     words, not an experience to recognise.
 
-    Labels are what the customer recognises: the interaction's subject (or its channel) and
-    date. Tag names and scores are internal and never shown.
+    Only customer-facing interactions: never a note or an internal one (agents write those for
+    each other: "INTERNAL: suspected fraud" was once offered to a customer). Labels are the
+    channel and the date ("Your email of 12 Oct"), never a subject or a body, which agents write
+    or edit; tag names and scores are internal and never shown either.
     """
     if not invitation.survey.ask_moments or invitation.interaction_id is None:
         return []
@@ -109,6 +111,8 @@ def moment_choices(invitation: Invitation) -> list[MomentChoice]:
     moments = list(
         Moment.objects.live()
         .filter(customer_id=invitation.customer_id, source=Moment.Source.INTERACTION)
+        .exclude(interaction__channel=Interaction.Channel.NOTE)
+        .exclude(interaction__direction=Interaction.Direction.INTERNAL)
         .filter(
             Q(interaction_id=invitation.interaction_id)
             | Q(
@@ -139,12 +143,17 @@ def customer_timezone(customer: Customer) -> tzinfo:
 
 
 def _moment_label(moment: Moment, tz: tzinfo) -> str:
+    """ "Your email of 12 Oct" (the customer wrote or called), "Our call of 3 Nov" (we did)."""
     when = date_format(timezone.localtime(moment.occurred_at, tz), "j M")
     interaction = moment.interaction
     if interaction is None:
         return f"Something on {when}"
-    what = interaction.subject.strip() or f"Our {interaction.get_channel_display().lower()}"
-    return f"{what} ({when})"
+    theirs = interaction.direction == Interaction.Direction.INBOUND and interaction.channel in (
+        Interaction.Channel.EMAIL,
+        Interaction.Channel.CALL,
+        Interaction.Channel.CHAT,
+    )
+    return f"{'Your' if theirs else 'Our'} {interaction.get_channel_display().lower()} of {when}"
 
 
 def default_survey() -> Survey | None:

@@ -303,7 +303,15 @@ def test_the_whole_journey(
     assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(phone_page, "customer-opens-link")
     phone_page.locator(".scale label").nth(4).tap()  # 5 of 5
-    phone_page.get_by_label(re.compile(RECOVERY[0])).check()
+    # The page labels moments by channel and date only, never by what agents wrote.
+    expect(phone_page.locator("form")).not_to_contain_text(RECOVERY[0])
+    recovery_choice = phone_page.locator(
+        f'input[name="moments"][value="{Moment.objects.get(interaction_id=recovery).pk}"]'
+    )
+    expect(
+        phone_page.locator(f'label[for="{recovery_choice.get_attribute("id")}"]')
+    ).to_contain_text("Our call of")
+    recovery_choice.check()
     phone_page.fill("textarea", "The call back: you turned it around the same day.")
     shot(phone_page, "customer-answers")
     phone_page.get_by_role("button", name="Send my answer").click()

@@ -1,13 +1,15 @@
 """The public answer page /s/<token>/: no login, the token is the credential."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.utils import timezone
 
+from customers.models import Customer, Interaction
+from moments.models import Moment
 from surveys.models import Invitation, Response
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, InteractionFactory
 
 
 def url(token: str) -> str:
@@ -285,3 +287,68 @@ def test_an_empty_post_asks_for_the_rating(client, invite):
     page = client.post(url(token), {})
     assert "Please choose a rating." in page.content.decode()
     assert not Response.objects.exists()
+
+
+# --- Nothing agents wrote reaches the public page ------------------------------------------
+
+
+def _moment(interaction, impact: float = 1.0) -> Moment:
+    return Moment.objects.create(
+        customer=interaction.customer,
+        interaction=interaction,
+        stage=interaction.stage,
+        occurred_at=interaction.occurred_at,
+        detected_by="test",
+        impact=impact,
+    )
+
+
+def test_an_internal_note_never_reaches_the_public_page(client, invite, customer, interaction):
+    """A probe found "INTERNAL: suspected fraud – do not refund" offered to the customer as a
+    moment: notes and internal interactions are not offered, and no label carries agent text."""
+    Customer.objects.filter(pk=customer.pk).update(timezone="UTC")
+    Interaction.objects.filter(pk=interaction.pk).update(
+        occurred_at=datetime(2026, 10, 12, 9, 0, tzinfo=UTC)
+    )
+    interaction.refresh_from_db()
+    near = interaction.occurred_at - timedelta(days=1)
+    note = InteractionFactory(
+        customer=customer,
+        channel=Interaction.Channel.NOTE,
+        direction=Interaction.Direction.INTERNAL,
+        subject="INTERNAL: suspected fraud – do not refund",
+        body="Checked with finance.",
+        occurred_at=near,
+    )
+    agent_note = InteractionFactory(
+        customer=customer,
+        channel=Interaction.Channel.NOTE,
+        direction=Interaction.Direction.OUTBOUND,
+        subject="Told him twice, difficult customer",
+        occurred_at=near,
+    )
+    internal_call = InteractionFactory(
+        customer=customer,
+        channel=Interaction.Channel.CALL,
+        direction=Interaction.Direction.INTERNAL,
+        subject="Escalated to legal",
+        occurred_at=near,
+    )
+    reply = InteractionFactory(
+        customer=customer,
+        direction=Interaction.Direction.OUTBOUND,
+        subject="RE: kettle – agent thinks he broke it",
+        occurred_at=near,
+    )
+    for strong in (note, agent_note, internal_call):
+        _moment(strong, impact=5.0)
+    offered = [_moment(interaction), _moment(reply, impact=2.0)]
+    _, token = invite()
+
+    body = client.get(url(token)).content.decode()
+
+    for text in ("INTERNAL", "suspected fraud", "difficult", "legal", "agent thinks", "kettle"):
+        assert text not in body
+    assert body.count('type="checkbox"') == 2
+    assert f'value="{offered[0].pk}"> Your email of 12 Oct' in body
+    assert f'value="{offered[1].pk}"> Our email of 11 Oct' in body
