@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,7 +29,7 @@ from django.db import IntegrityError, transaction
 from django.template import TemplateSyntaxError
 from django.utils import timezone
 
-from interventions import rendering
+from interventions import rendering, webhooks
 from interventions.models import (
     Alert,
     EffectLog,
@@ -48,6 +46,15 @@ logger = logging.getLogger(__name__)
 
 class ActionError(Exception):
     """The action could not do its work; the intervention fails with this message."""
+
+
+class RetryLater(ActionError):
+    """The action failed in a way that may pass: the engine schedules the intervention again
+    `delay` from now (the claimer's sweep queues it when due) instead of failing it."""
+
+    def __init__(self, message: str, *, delay: timedelta) -> None:
+        super().__init__(message)
+        self.delay = delay
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -266,6 +273,8 @@ def _webhook_errors(config: dict) -> list[str]:
     errors = []
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         errors.append('"url" must be an http:// or https:// address.')
+    else:
+        errors += webhooks.url_errors(url)
     if "secret" in config and not isinstance(config["secret"], str):
         errors.append('"secret" must be a string.')
     return errors
@@ -289,10 +298,25 @@ def webhook_body(intervention: Intervention) -> bytes:
     return json.dumps(payload, cls=DjangoJSONEncoder, sort_keys=True).encode()
 
 
+WEBHOOK_FAILED = "Webhook delivery failed (details in the server log)."
+
+
+def _retry_webhook(status: int | None) -> bool:
+    """Whether another attempt may help: no answer, a 5xx, 408 or 429 (a refused address, a
+    redirect or another 4xx will answer the same)."""
+    return status is None or status >= 500 or status in (408, 429)
+
+
 def run_webhook(intervention: Intervention, config: dict) -> dict:
-    """POST the JSON body, signed with HMAC-SHA256 (X-MemoryCRM-Signature), with retries and
-    back-off. Receivers should de-duplicate on the Idempotency-Key header: a worker that dies
-    after the call but before recording it makes the next attempt call again."""
+    """POST the JSON body, signed with HMAC-SHA256 (X-MemoryCRM-Signature), to a checked public
+    address (interventions/webhooks.py). One call per execution: a failure that may pass is
+    retried later through the queue (RetryLater, back-off doubling from
+    INTERVENTIONS_WEBHOOK_BACKOFF), never slept on in the worker. Receivers should
+    de-duplicate on the Idempotency-Key header: a worker that dies after the call but before
+    recording it makes the next attempt call again.
+
+    What went wrong (refused address, connection refused, HTTP 401…) goes to the server log
+    only: managers read last_error, and telling those apart would make rules a port scanner."""
     log, _ = EffectLog.objects.get_or_create(
         key=f"{intervention.pk}:webhook", defaults={"intervention": intervention, "kind": "webhook"}
     )
@@ -307,33 +331,36 @@ def run_webhook(intervention: Intervention, config: dict) -> dict:
     }
     if secret:
         headers["X-MemoryCRM-Signature"] = sign(body, secret)
-    tries = max(1, settings.INTERVENTIONS_WEBHOOK_RETRIES + 1)
-    error = ""
-    for attempt in range(1, tries + 1):
-        request = urllib.request.Request(config["url"], data=body, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(  # noqa: S310 (the scheme is validated)
-                request, timeout=settings.INTERVENTIONS_WEBHOOK_TIMEOUT
-            ) as response:
-                detail = {"url": config["url"], "status": response.status, "attempts": attempt}
+    attempt, url = intervention.attempts, config["url"]
+    status: int | None = None
+    try:
+        status = webhooks.post(
+            url, body=body, headers=headers, timeout=settings.INTERVENTIONS_WEBHOOK_TIMEOUT
+        )
+    except webhooks.Refused as error:
+        logger.warning("webhook of intervention %s to %s refused: %s", intervention.pk, url, error)
+        retry = False
+    except (OSError, http.client.HTTPException) as error:
+        logger.warning("webhook of intervention %s to %s failed: %r", intervention.pk, url, error)
+        retry = True
+    else:
+        if 200 <= status < 300:
+            detail = {"url": url, "status": status, "attempts": attempt}
             EffectLog.objects.filter(pk=log.pk).update(
                 status=EffectLog.Status.DONE, detail=detail, finished_at=timezone.now()
             )
             return {"webhook": detail}
-        except urllib.error.HTTPError as exc:
-            error = f"HTTP {exc.code}"
-            if 400 <= exc.code < 500 and exc.code not in (408, 429):
-                break  # the receiver refuses this body: retrying will not help
-        except (urllib.error.URLError, OSError) as exc:
-            error = str(getattr(exc, "reason", exc))
-        if attempt < tries:
-            time.sleep(settings.INTERVENTIONS_WEBHOOK_BACKOFF * 2 ** (attempt - 1))
+        logger.warning("webhook of intervention %s to %s: HTTP %s", intervention.pk, url, status)
+        retry = _retry_webhook(status)
+    if retry and attempt <= settings.INTERVENTIONS_WEBHOOK_RETRIES:
+        delay = settings.INTERVENTIONS_WEBHOOK_BACKOFF * 2 ** (attempt - 1)
+        raise RetryLater(WEBHOOK_FAILED, delay=timedelta(seconds=delay))
     EffectLog.objects.filter(pk=log.pk).update(
         status=EffectLog.Status.FAILED,
-        detail={"url": config["url"], "error": error, "attempts": attempt},
+        detail={"url": url, "error": WEBHOOK_FAILED, "attempts": attempt},
         finished_at=timezone.now(),
     )
-    raise ActionError(f"Webhook {config['url']} failed after {attempt} attempt(s): {error}")
+    raise ActionError(WEBHOOK_FAILED)
 
 
 # --- survey invitation --------------------------------------------------------------------

@@ -216,6 +216,20 @@ def _finish(intervention: Intervention, status: str, *, result=None, error: str 
     )
 
 
+def _retry_later(intervention: Intervention, retry: actions.RetryLater) -> bool:
+    # Back to "scheduled", due after the back-off: the claimer's sweep queues it then. A
+    # worker never sleeps through a back-off (it would hold a worker and its task timeout).
+    return bool(
+        Intervention.objects.filter(
+            pk=intervention.pk, status=Status.RUNNING, started_at=intervention.started_at
+        ).update(
+            status=Status.SCHEDULED,
+            scheduled_for=timezone.now() + retry.delay,
+            last_error=str(retry)[:4000],
+        )
+    )
+
+
 def _skip_reason(intervention: Intervention) -> tuple[str, list]:
     now = timezone.now()
     lateness = timedelta(minutes=settings.INTERVENTIONS_MAX_LATENESS_MINUTES)
@@ -253,6 +267,9 @@ def execute(pk: int) -> str:
             _finish(intervention, Status.SKIPPED, result=result)
             return Status.SKIPPED
         result = actions.run(intervention)
+    except actions.RetryLater as retry:
+        _retry_later(intervention, retry)
+        return Status.SCHEDULED
     except Exception as error:
         logger.exception("intervention %s failed", pk)
         _finish(intervention, Status.FAILED, error=f"{type(error).__name__}: {error}")

@@ -446,11 +446,15 @@ INTERVENTIONS_MAX_ATTEMPTS = env_int("INTERVENTIONS_MAX_ATTEMPTS", 3)
 # Due rows queued per claimer run (every minute), and subjects per event-firing task.
 INTERVENTIONS_DISPATCH_BATCH = env_int("INTERVENTIONS_DISPATCH_BATCH", 500)
 INTERVENTIONS_EVENT_CHUNK = env_int("INTERVENTIONS_EVENT_CHUNK", 200)
-# Webhooks: HMAC-SHA256 secret (a rule may set its own), timeout (s), retries, back-off base (s).
+# Webhooks: HMAC-SHA256 secret (a rule may set its own), timeout (s), retries, back-off base (s):
+# a failed call is rescheduled (the claimer's sweep, every minute, runs it again), never slept on.
 INTERVENTIONS_WEBHOOK_SECRET = os.environ.get("INTERVENTIONS_WEBHOOK_SECRET", "")
 INTERVENTIONS_WEBHOOK_TIMEOUT = env_float("INTERVENTIONS_WEBHOOK_TIMEOUT", 5.0)
 INTERVENTIONS_WEBHOOK_RETRIES = env_int("INTERVENTIONS_WEBHOOK_RETRIES", 3)
-INTERVENTIONS_WEBHOOK_BACKOFF = env_float("INTERVENTIONS_WEBHOOK_BACKOFF", 1.0)
+INTERVENTIONS_WEBHOOK_BACKOFF = env_float("INTERVENTIONS_WEBHOOK_BACKOFF", 60.0)
+# Webhooks go to public addresses only; these networks (CIDRs, e.g. "10.1.2.0/24,fd00::/8") are
+# allowed too, for receivers inside the network (interventions/webhooks.py).
+INTERVENTIONS_WEBHOOK_ALLOWED_NETWORKS = env_list("INTERVENTIONS_WEBHOOK_ALLOWED_NETWORKS")
 # How often the header polls the unread-alert count (seconds).
 INTERVENTIONS_ALERT_POLL_SECONDS = env_int("INTERVENTIONS_ALERT_POLL_SECONDS", 15)
 # The site address put in front of customer links in alert emails.

@@ -80,9 +80,10 @@ def rule(db):
 
 
 class Receiver:
-    """A local HTTP server on 127.0.0.1 recording what it receives."""
+    """A local HTTP server on 127.0.0.1 recording what it receives (answering each POST with
+    the next of `statuses`, then 200; with a Location header if `location` is set)."""
 
-    def __init__(self, statuses: list[int] | None = None) -> None:
+    def __init__(self, statuses: list[int] | None = None, location: str = "") -> None:
         self.requests: list[dict] = []
         self.statuses = list(statuses or [])
         receiver = self
@@ -93,6 +94,8 @@ class Receiver:
                 receiver.requests.append({"headers": self.headers, "body": self.rfile.read(length)})
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
+                if location:
+                    self.send_header("Location", location)
                 self.end_headers()
                 self.wfile.write(b"ok")
 
@@ -110,11 +113,17 @@ class Receiver:
 
 
 @pytest.fixture
-def webhook_receiver():
+def webhook_receiver(settings):
+    """Make local receivers. Webhooks never go to 127.0.0.1 unless it is allow-listed, which
+    `allow=True` (the default) does for the test, as an on-premise receiver would need."""
     receivers = []
 
-    def make(statuses: list[int] | None = None) -> Receiver:
-        receiver = Receiver(statuses)
+    def make(
+        statuses: list[int] | None = None, *, allow: bool = True, location: str = ""
+    ) -> Receiver:
+        if allow:
+            settings.INTERVENTIONS_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+        receiver = Receiver(statuses, location)
         receivers.append(receiver)
         return receiver
 

@@ -1,8 +1,5 @@
 """Each action type, through the engine: email from a template, alert, task, webhook, survey."""
 
-import hashlib
-import hmac
-import json
 from datetime import timedelta
 
 import pytest
@@ -11,7 +8,7 @@ from django.utils import timezone
 
 from interventions import conditions as cond
 from interventions import engine
-from interventions.models import EffectLog, EmailTemplate, FollowUpTask, Intervention, Rule
+from interventions.models import EmailTemplate, FollowUpTask, Intervention, Rule
 from tests.factories import CustomerFactory, InteractionFactory
 
 pytestmark = pytest.mark.django_db
@@ -101,90 +98,6 @@ def test_task_without_owner_is_skipped_with_a_reason(chat):
     intervention = fire_and_run(chat)
     assert intervention.status == Status.SKIPPED
     assert "no (active) owner" in intervention.result["skipped"]
-
-
-def test_webhook_posts_signed_json(chat, webhook_receiver, settings):
-    settings.INTERVENTIONS_WEBHOOK_SECRET = "s3cret"
-    receiver = webhook_receiver()
-    make_rule("webhook", {"url": receiver.url})
-    intervention = fire_and_run(chat)
-    assert intervention.status == Status.DONE
-    [request] = receiver.requests
-    body = request["body"]
-    expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
-    assert request["headers"]["X-MemoryCRM-Signature"] == expected
-    assert request["headers"]["Idempotency-Key"] == f"memorycrm-intervention-{intervention.pk}"
-    payload = json.loads(body)
-    assert payload["intervention"] == intervention.pk
-    assert payload["customer"]["email"] == "ada@example.com"
-    assert payload["why_fired"]["event"] == "interaction.logged"
-
-
-def test_webhook_secret_of_the_rule_wins(chat, webhook_receiver, settings):
-    settings.INTERVENTIONS_WEBHOOK_SECRET = "global"
-    receiver = webhook_receiver()
-    make_rule("webhook", {"url": receiver.url, "secret": "per-rule"})
-    fire_and_run(chat)
-    body = receiver.requests[0]["body"]
-    assert receiver.requests[0]["headers"]["X-MemoryCRM-Signature"] == (
-        "sha256=" + hmac.new(b"per-rule", body, hashlib.sha256).hexdigest()
-    )
-
-
-def test_webhook_retries_with_back_off_then_succeeds(chat, webhook_receiver, settings):
-    settings.INTERVENTIONS_WEBHOOK_BACKOFF = 0.01
-    receiver = webhook_receiver(statuses=[503, 500])
-    make_rule("webhook", {"url": receiver.url})
-    intervention = fire_and_run(chat)
-    assert intervention.status == Status.DONE
-    assert len(receiver.requests) == 3
-    assert intervention.result["webhook"]["attempts"] == 3
-
-
-def test_webhook_gives_up_and_fails(chat, webhook_receiver, settings):
-    settings.INTERVENTIONS_WEBHOOK_BACKOFF = 0.01
-    settings.INTERVENTIONS_WEBHOOK_RETRIES = 2
-    receiver = webhook_receiver(statuses=[500, 500, 500])
-    make_rule("webhook", {"url": receiver.url})
-    intervention = fire_and_run(chat)
-    assert intervention.status == Status.FAILED
-    assert "HTTP 500" in intervention.last_error
-    assert len(receiver.requests) == 3
-    assert EffectLog.objects.get().status == EffectLog.Status.FAILED
-
-
-def test_webhook_client_error_is_not_retried(chat, webhook_receiver, settings):
-    settings.INTERVENTIONS_WEBHOOK_BACKOFF = 0.01
-    receiver = webhook_receiver(statuses=[400])
-    make_rule("webhook", {"url": receiver.url})
-    assert fire_and_run(chat).status == Status.FAILED
-    assert len(receiver.requests) == 1
-
-
-def test_webhook_done_is_not_called_again(chat, webhook_receiver):
-    receiver = webhook_receiver()
-    make_rule("webhook", {"url": receiver.url})
-    intervention = fire_and_run(chat)
-    Intervention.objects.filter(pk=intervention.pk).update(
-        status=Status.RUNNING, started_at=timezone.now() - timedelta(hours=1)
-    )
-    assert engine.execute(intervention.pk) == Status.DONE
-    assert len(receiver.requests) == 1
-
-
-def test_webhook_url_must_be_http():
-    rule = Rule(
-        name="x",
-        slug="x",
-        event=cond.INTERACTION_LOGGED,
-        action="webhook",
-        action_config={"url": "file:///etc/passwd"},
-    )
-    from django.core.exceptions import ValidationError
-
-    with pytest.raises(ValidationError) as error:
-        rule.full_clean()
-    assert "action_config" in error.value.message_dict
 
 
 def test_survey_invitation_goes_through_the_surveys_service(
