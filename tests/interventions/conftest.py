@@ -7,6 +7,7 @@ without a cluster. The cluster itself is exercised in test_cluster.py.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -83,7 +84,12 @@ class Receiver:
     """A local HTTP server on 127.0.0.1 recording what it receives (answering each POST with
     the next of `statuses`, then 200; with a Location header if `location` is set)."""
 
-    def __init__(self, statuses: list[int] | None = None, location: str = "") -> None:
+    def __init__(
+        self,
+        statuses: list[int] | None = None,
+        location: str = "",
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.requests: list[dict] = []
         self.statuses = list(statuses or [])
         receiver = self
@@ -103,7 +109,10 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -119,11 +128,15 @@ def webhook_receiver(settings):
     receivers = []
 
     def make(
-        statuses: list[int] | None = None, *, allow: bool = True, location: str = ""
+        statuses: list[int] | None = None,
+        *,
+        allow: bool = True,
+        location: str = "",
+        tls: ssl.SSLContext | None = None,
     ) -> Receiver:
         if allow:
             settings.INTERVENTIONS_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
-        receiver = Receiver(statuses, location)
+        receiver = Receiver(statuses, location, tls)
         receivers.append(receiver)
         return receiver
 

@@ -5,11 +5,13 @@ import hashlib
 import hmac
 import json
 import socket
+import ssl
 import time
 from datetime import timedelta
 
 import pytest
 import time_machine
+import trustme
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_q.models import OrmQ
@@ -165,6 +167,30 @@ def test_an_allow_listed_receiver_gets_the_call_on_the_checked_address(chat, web
     [request] = receiver.requests
     # Connected to the address that was checked; the Host header still names the URL's host.
     assert request["headers"]["Host"] == f"hooks.example.com:{port}"
+
+
+def test_https_checks_the_urls_host_on_the_pinned_address(
+    chat, webhook_receiver, dns, monkeypatch, tmp_path
+):
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("hooks.example.com").configure_cert(server)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))  # trust the test CA only
+    receiver = webhook_receiver(tls=server)
+    dns["hooks.example.com"] = dns["other.example.com"] = ["127.0.0.1"]
+    make_rule(f"https://hooks.example.com:{receiver.port}/hook")
+    intervention = fire_and_run(chat)
+    assert intervention.status == Status.DONE
+    [request] = receiver.requests
+    assert request["headers"]["Host"] == f"hooks.example.com:{receiver.port}"
+
+    # Same address, another name: the certificate does not match it, so nothing is sent.
+    Rule.objects.update(active=False)
+    make_rule(f"https://other.example.com:{receiver.port}/hook")
+    other = fire_and_run(InteractionFactory(customer=chat.customer, channel="chat"))
+    assert other.status == Status.SCHEDULED  # a TLS failure may pass: retried later
+    assert len(receiver.requests) == 1
 
 
 def test_a_redirect_is_not_followed(chat, webhook_receiver):
