@@ -71,6 +71,9 @@ ERRORS = {
     "409": OpenApiResponse(
         ErrorSerializer, description="Conflicts with a record that already exists; retry."
     ),
+    "429": OpenApiResponse(
+        ErrorSerializer, description="Too many requests: retry after Retry-After seconds."
+    ),
 }
 
 
@@ -81,7 +84,8 @@ class AutoSchema(SpectacularAutoSchema):
     - 400 (field messages) where the input is validated: a body, filters, query parameters;
     - 401 and 403 where a login is required;
     - 404 where a path names an object, or a list is paginated (a page that does not exist);
-    - 409 on writes (memorycrm.lib.api.exception_handler's IntegrityError).
+    - 409 on writes (memorycrm.lib.api.exception_handler's IntegrityError);
+    - 429 where the view is throttled.
 
     An operation's own `@extend_schema(responses=…)` for the same status wins.
 
@@ -116,6 +120,8 @@ class AutoSchema(SpectacularAutoSchema):
             codes.append("404")
         if self.method not in ("GET", "HEAD", "OPTIONS"):
             codes.append("409")
+        if self.view.throttle_classes:
+            codes.append("429")
         return {code: VALIDATION_ERROR if code == "400" else ERRORS[code] for code in codes}
 
     def _validates_input(self) -> bool:

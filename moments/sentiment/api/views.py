@@ -39,7 +39,6 @@ class SentimentViewSet(viewsets.ViewSet):
         responses={
             200: ScoreResponseSerializer,
             400: OpenApiResponse(description="Field messages for invalid input."),
-            429: OpenApiResponse(description="Over the SENTIMENT_API_RATE throttle."),
             503: OpenApiResponse(description="No sentiment model is available yet."),
         },
     )
