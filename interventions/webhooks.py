@@ -110,7 +110,10 @@ def resolve(host: str, port: int) -> str:
     if address is not None:
         addresses = [address]
     else:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except UnicodeError:  # a label empty or over 63 characters: no lookup will help
+            raise Refused(f"{host} is not a valid host name") from None
         addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
     refused = [str(a) for a in addresses if not is_allowed(a)]
     if refused or not addresses:

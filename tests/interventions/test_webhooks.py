@@ -242,6 +242,11 @@ def test_local_private_and_odd_addresses_are_refused(url):
             webhooks.post(url, body=b"{}", headers={}, timeout=1)
 
 
+def test_a_malformed_host_name_is_refused_at_send_time():
+    with pytest.raises(webhooks.Refused):
+        webhooks.post("http://a..b/", body=b"{}", headers={}, timeout=1)
+
+
 def test_public_addresses_and_names_are_accepted():
     make_rule("https://hooks.example.com/crm")
     make_rule("http://93.184.216.34:8080/hook")
