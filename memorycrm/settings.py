@@ -381,6 +381,10 @@ SENTIMENT_API_MAX_TEXTS = env_int("SENTIMENT_API_MAX_TEXTS", 64)
 SENTIMENT_API_MAX_CHARS = env_int("SENTIMENT_API_MAX_CHARS", 20_000)
 # ... and at most this many chars in all (its rate: SENTIMENT_API_RATE in REST_FRAMEWORK).
 SENTIMENT_API_MAX_TOTAL_CHARS = env_int("SENTIMENT_API_MAX_TOTAL_CHARS", 100_000)
+# A worker scores them (web processes never load the model): the request waits this long for
+# the answer (200), then answers 202 with a result URL; results are kept this long.
+SENTIMENT_API_WAIT_SECONDS = env_float("SENTIMENT_API_WAIT_SECONDS", 0 if TESTING else 10)
+SENTIMENT_API_RESULT_HOURS = env_int("SENTIMENT_API_RESULT_HOURS", 24)
 
 # Memory moments (see moments/memory/scoring.py and docs/memory-model.md)
 # Detection: a moment when |score| x confidence >= PEAK, |score - baseline| >= SWING (baseline =

@@ -26,6 +26,11 @@ def score_interactions(interaction_ids: list[int]) -> None:
         )
 
 
+def score_request(request_id: str) -> None:
+    """An API client's ad-hoc texts (moments.models.ScoringRequest)."""
+    enqueue("moments.sentiment.tasks.score_request", request_id, group="sentiment-api")
+
+
 def score_pending() -> None:
     """The sweep over everything pending or scored by an older model."""
     enqueue("moments.sentiment.tasks.score_pending", group="sentiment")

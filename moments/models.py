@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
@@ -87,6 +89,35 @@ class SentimentModel(models.Model):
     @property
     def hutto_f1(self) -> float | None:
         return self.metadata.get("metrics", {}).get("hutto3_test", {}).get("macro_f1")
+
+
+class ScoringRequest(models.Model):
+    """Texts sent to ``POST /api/v1/sentiment/``, scored by a worker (web processes never load
+    the model). The texts are dropped once scored; the results stay for the requester to
+    collect at the result URL until SENTIMENT_API_RESULT_HOURS have passed."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    texts = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    model_version = models.CharField(max_length=120, blank=True)
+    results = models.JSONField(default=list, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Scoring request {self.pk} ({self.status})"
 
 
 class SentimentCorrection(models.Model):

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from customers.models import ImportJob, JourneyStage
 from interventions.models import Alert, FollowUpTask, Intervention, Rule
-from moments.models import MomentTag, TagCategory
+from moments.models import MomentTag, ScoringRequest, TagCategory
 from surveys import services as survey_services
 from surveys.models import Survey
 from tests.factories import CustomerFactory
@@ -96,6 +96,8 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     # API, moments
     "api-sentiment-list": (UNAUTH, M, M, M, M),
     "api-sentiment-status": (UNAUTH, F, OK, OK, OK),
+    # ad-hoc scoring results are the requester's (the agent's, still queued: 202)
+    "api-sentiment-results": (UNAUTH, F, 202, N, N),
     "api-moment-list": (UNAUTH, F, OK, OK, OK),
     "api-moment-detail": (UNAUTH, F, OK, OK, OK),
     "api-moment-dismiss": (M, M, M, M, M),
@@ -184,6 +186,7 @@ def world(agent, manager, admin_user, no_role_user):
         assignee=agent, customer=customer, title="Call back", due=timezone.now()
     )
     job = ImportJob.objects.create(kind="customers", filename="c.csv", content="name\n")
+    scoring = ScoringRequest.objects.create(requested_by=agent, texts=["hello"])
     return {
         "users": {"norole": no_role_user, "agent": agent, "manager": manager, "admin": admin_user},
         "args": {
@@ -230,6 +233,7 @@ def world(agent, manager, admin_user, no_role_user):
             "api-alert-read": [alert.pk],
             "api-task-detail": [task.pk],
             "api-task-done": [task.pk],
+            "api-sentiment-results": [str(scoring.pk)],
         },
     }
 

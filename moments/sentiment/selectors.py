@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from customers.models import Customer, Interaction
-from moments.models import SentimentCorrection, SentimentModel
+from moments.models import ScoringRequest, SentimentCorrection, SentimentModel
 from moments.sentiment.data import Example
 
 # A training row whose heartbeat is older than this lost its worker (killed, recycled, crashed).
@@ -133,3 +134,14 @@ def correction_examples(*, seed: int) -> tuple[list[Example], list[Example]]:
         return examples, []
     cut = len(examples) // 5
     return examples[cut:], examples[:cut]
+
+
+def wait_for_scoring(request_id, *, seconds: float, interval: float = 0.05) -> ScoringRequest:
+    """The scoring request, once a worker has finished it or after ``seconds`` (the bounded
+    wait of POST /api/v1/sentiment/), whichever comes first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        scoring = ScoringRequest.objects.get(pk=request_id)
+        if scoring.status != ScoringRequest.Status.QUEUED or time.monotonic() >= deadline:
+            return scoring
+        time.sleep(interval)

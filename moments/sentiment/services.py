@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from django.utils import timezone
 from customers.models import Interaction, ScoredText
 from memorycrm.lib.queue import queue_with
 from moments import enqueue
-from moments.models import SentimentCorrection, SentimentModel
+from moments.models import ScoringRequest, SentimentCorrection, SentimentModel
 from moments.sentiment import selectors
 from moments.sentiment.classifier import ModelUnavailable, Score
 from moments.sentiment.loader import get_classifier
@@ -395,3 +395,41 @@ def ensure_sentiment_model() -> str:
         transaction.on_commit(lambda: enqueue.train_model(run.pk))
         return f"quick model {active.version} ready: queued full training (run {run.pk})"
     return f"model {active.version} ready"
+
+
+# --- Ad-hoc scoring (POST /api/v1/sentiment/), in the workers ---------------------------------
+
+
+def request_scoring(*, texts: list[str], user: AbstractBaseUser) -> ScoringRequest:
+    """Store ``texts`` as a scoring request and queue it for a worker: web processes never
+    load the model. Requests older than SENTIMENT_API_RESULT_HOURS go at the same time."""
+    cutoff = timezone.now() - timedelta(hours=settings.SENTIMENT_API_RESULT_HOURS)
+    ScoringRequest.objects.filter(created_at__lt=cutoff).delete()
+    scoring = ScoringRequest.objects.create(texts=texts, requested_by=user)
+    enqueue.score_request(str(scoring.pk))
+    return scoring
+
+
+def score_request(*, request_id: str) -> ScoringRequest | None:
+    """Score a queued request with the active model (in a worker), keep the results and drop
+    the texts. A request already done (a task delivered twice) or gone is left alone."""
+    scoring = ScoringRequest.objects.filter(
+        pk=request_id, status=ScoringRequest.Status.QUEUED
+    ).first()
+    if scoring is None:
+        return None
+    try:
+        classifier = get_classifier()
+    except ModelUnavailable as exc:
+        scoring.status, scoring.error = ScoringRequest.Status.FAILED, exc.reason[:300]
+    else:
+        scores = classifier.score(scoring.texts, batch_size=settings.SENTIMENT_BATCH_SIZE)
+        scoring.status = ScoringRequest.Status.DONE
+        scoring.model_version = classifier.version
+        scoring.results = [
+            {"label": s.label, "score": s.score, "confidence": s.confidence} for s in scores
+        ]
+    scoring.texts = []
+    scoring.finished_at = timezone.now()
+    scoring.save()
+    return scoring

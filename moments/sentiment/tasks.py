@@ -20,6 +20,11 @@ def score_interactions(interaction_ids: list[int]) -> dict:
     return services.score_interactions(ids=interaction_ids).as_dict()
 
 
+def score_request(request_id: str) -> str:
+    scoring = services.score_request(request_id=request_id)
+    return scoring.status if scoring else "gone"
+
+
 def score_pending() -> dict:
     """The sweep (scheduled, and queued when a model becomes ready). If it ran out of time
     with work left, it queues itself again rather than holding a worker for hours."""

@@ -47,6 +47,12 @@ class ScoreResponseSerializer(serializers.Serializer):
     results = ScoreSerializer(many=True)
 
 
+class PendingSerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The scoring request.")
+    status = serializers.CharField(help_text="queued: a worker has not scored it yet.")
+    url = serializers.URLField(help_text="Where the scores will be (GET; also in Location).")
+
+
 class SentimentModelSerializer(serializers.Serializer):
     kind = serializers.CharField()
     status = serializers.CharField()

@@ -1,26 +1,73 @@
 """POST /api/v1/sentiment/ (ad-hoc scoring) and GET /api/v1/sentiment/status/."""
 
+import uuid
+
 import pytest
+from django.utils.module_loading import import_string
+from django_q.models import OrmQ
 from rest_framework.throttling import ScopedRateThrottle
 
 from customers.models import Interaction
-from tests.factories import CustomerFactory
+from moments.models import ScoringRequest, SentimentModel
+from moments.sentiment import loader, services
+from tests.factories import CustomerFactory, UserFactory
 from tests.moments.factories import MomentFactory, ScoredInteractionFactory
 
 URL = "/api/v1/sentiment/"
 
 
-def test_scores_a_batch_of_texts(agent_api, sentiment_model):
-    response = agent_api.post(
-        URL,
-        {"texts": ["I hate this, worst support ever, I am furious!", "Thanks, you were great!"]},
-        format="json",
-    )
+def run_worker_tasks() -> None:
+    """Play the worker: run the queued ad-hoc scoring tasks in this process."""
+    for queued in OrmQ.objects.order_by("pk"):
+        task = queued.task
+        queued.delete()
+        if task["func"] == "moments.sentiment.tasks.score_request":
+            import_string(task["func"])(*task["args"])
+
+
+def test_texts_are_scored_by_a_worker_and_collected_at_the_result_url(
+    agent_api, sentiment_model, monkeypatch
+):
+    def no_model_in_the_web_process():
+        raise AssertionError("the web process loaded the model")
+
+    monkeypatch.setattr(loader, "get_classifier", no_model_in_the_web_process)
+    monkeypatch.setattr(services, "get_classifier", no_model_in_the_web_process)
+    texts = ["I hate this, worst support ever, I am furious!", "Thanks, you were great!"]
+    response = agent_api.post(URL, {"texts": texts}, format="json")
+    assert response.status_code == 202  # no worker answered within the wait (0 s in tests)
+    pending = response.json()
+    assert pending["status"] == "queued"
+    assert response["Location"] == pending["url"]
+    assert agent_api.get(pending["url"]).status_code == 202
+
+    monkeypatch.undo()
+    run_worker_tasks()
+    response = agent_api.get(pending["url"])
     assert response.status_code == 200
     data = response.json()
     assert data["model"] == sentiment_model.version
     assert [r["label"] for r in data["results"]] == ["negative", "positive"]
     assert all(-1 <= r["score"] <= 1 and 0 <= r["confidence"] <= 1 for r in data["results"])
+    # The texts are not kept once scored.
+    assert ScoringRequest.objects.get(pk=pending["id"]).texts == []
+
+
+def test_results_are_only_for_the_requester(agent_api, api_client, sentiment_model):
+    pending = agent_api.post(URL, {"texts": ["hello"]}, format="json").json()
+    other = UserFactory(username="other-agent", role="Agent")
+    api_client.force_authenticate(other)
+    assert api_client.get(pending["url"]).status_code == 404
+    assert agent_api.get(URL + f"results/{uuid.uuid4()}/").status_code == 404
+
+
+def test_a_request_the_model_cannot_score_is_503_at_the_result_url(agent_api, sentiment_model):
+    pending = agent_api.post(URL, {"texts": ["hello"]}, format="json").json()
+    SentimentModel.objects.update(status=SentimentModel.Status.FAILED)  # the model went away
+    run_worker_tasks()
+    response = agent_api.get(pending["url"])
+    assert response.status_code == 503
+    assert "unavailable" in response.json()["detail"]
 
 
 @pytest.mark.parametrize(

@@ -85,3 +85,19 @@ def test_interaction_logged_through_the_api_is_scored_by_the_cluster(
     assert interaction.scored_at is not None, (tmp_path / "qcluster.log").read_text()[-3000:]
     assert interaction.sentiment_label == "negative"
     assert interaction.sentiment_model == sentiment_model.version
+
+
+def test_ad_hoc_texts_are_scored_by_a_worker_within_the_bounded_wait(
+    agent_api, sentiment_model, cluster, settings
+):
+    # The worker loads the model on its first task: give it that long (production waits 10 s
+    # and answers 202 with the result URL after that).
+    settings.SENTIMENT_API_WAIT_SECONDS = 300
+    response = agent_api.post(
+        "/api/v1/sentiment/",
+        {"texts": ["I hate this, worst support ever, I am furious!", "Thanks, you were great!"]},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["model"] == sentiment_model.version
+    assert [r["label"] for r in response.json()["results"]] == ["negative", "positive"]
