@@ -94,7 +94,7 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "api-stage-list": (UNAUTH, F, OK, OK, OK),
     "api-stage-detail": (UNAUTH, F, OK, OK, OK),
     # API, moments
-    "api-sentiment-list": (UNAUTH, M, M, M, M),
+    "api-sentiment-list": (UNAUTH, F, M, M, M),  # POST only; a role first (issue 14)
     "api-sentiment-status": (UNAUTH, F, OK, OK, OK),
     # ad-hoc scoring results are the requester's (the agent's, still queued: 202)
     "api-sentiment-results": (UNAUTH, F, 202, N, N),
