@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from customers.models import Interaction
+from moments.memory import scoring
 
 
 class SentimentModel(models.Model):
@@ -392,6 +393,24 @@ class Moment(models.Model):
     @property
     def reason_codes(self) -> list[str]:
         return [r.get("reason", "") for r in self.reasons]
+
+    @property
+    def likely_remembered(self) -> float:
+        """The one recall figure: forecast recall 30 days after the forecast was made
+        (``computed_at``, refreshed on every change and by the scheduled refresh), in [0, 1].
+        Everything that shows a moment's recall to a person shows this (``scoring``)."""
+        return scoring.likely_remembered(
+            occurred_at=self.occurred_at,
+            as_of=self.computed_at or timezone.now(),
+            stability_days=self.stability_days,
+            refresh_count=self.refresh_count,
+            refreshed_at=self.refreshed_at,
+            params=scoring.MemoryParams.from_settings(),
+        )
+
+    @property
+    def likely_remembered_percent(self) -> int:
+        return round(100 * self.likely_remembered)
 
     @property
     def reason_labels(self) -> list[str]:

@@ -200,6 +200,35 @@ def recall_after(
     return math.exp(-since / effective)
 
 
+# The one recall figure agents and integrators see: "likely remembered in 30 days".
+LIKELY_REMEMBERED_DAYS = 30
+
+
+def likely_remembered(
+    *,
+    occurred_at: datetime,
+    as_of: datetime,
+    stability_days: float,
+    refresh_count: int,
+    refreshed_at: datetime | None,
+    params: MemoryParams,
+) -> float:
+    """Forecast recall ``LIKELY_REMEMBERED_DAYS`` after ``as_of`` (the time the forecast was
+    made), from what a Moment row stores. Agents ask "will they still remember this next
+    month?", so the horizon counts from the forecast, not from the moment: one figure, the same
+    on the timeline marker, the memory panel, the journey drill-down and the API (the others,
+    recall now and 7 / 30 / 365 days after the moment, are details)."""
+    when = as_of + timedelta(days=LIKELY_REMEMBERED_DAYS)
+    last = refreshed_at or occurred_at
+    return recall_after(
+        age_days=_days(when - occurred_at),
+        stability_days=stability_days,
+        refresh_count=refresh_count,
+        last_refresh_age=_days(last - occurred_at),
+        params=params,
+    )
+
+
 @dataclass(frozen=True)
 class Forecast:
     stability_days: float

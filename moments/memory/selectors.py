@@ -14,7 +14,7 @@ from django.utils import timezone
 from customers.access import customers_visible_to
 from customers.models import Customer, JourneyStage
 from moments.access import User, moments_visible_to, sees_every_customer
-from moments.memory import rollup, scoring
+from moments.memory import rollup, scoring, story
 from moments.models import CustomerMemory, Moment, MomentTag, MomentTagging, TagCategory
 
 # --- Lists -------------------------------------------------------------------------------
@@ -35,7 +35,10 @@ def tags_for_tagging() -> QuerySet[MomentTag]:
 @dataclass
 class Remembered:
     moment: Moment
-    recall_in_30: float
+
+    @property
+    def likely_remembered(self) -> float:
+        return self.moment.likely_remembered
 
 
 @dataclass
@@ -47,6 +50,7 @@ class MemorySummary:
     moment_count: int = 0
     computed_at: datetime | None = None
     top: list[Remembered] = field(default_factory=list)
+    story: story.Story = field(default_factory=lambda: story.tell([], balance=0.0))
 
     @property
     def direction(self) -> str:
@@ -62,12 +66,9 @@ class MemorySummary:
 SUMMARY_CANDIDATES = 500
 
 
-def memory_summary(
-    customer: Customer, *, top: int = 5, now: datetime | None = None
-) -> MemorySummary:
-    """Balance, trend, at-risk, and the moments with the highest forecast recall 30 days from
-    now (two queries, plus one for their tags)."""
-    now = now or timezone.now()
+def memory_summary(customer: Customer, *, top: int = 5) -> MemorySummary:
+    """Balance, trend, at-risk, the balance in a sentence, and the moments most likely
+    remembered in 30 days, weighted by |impact| (two queries, plus one for their tags)."""
     params = scoring.MemoryParams.from_settings()
     memory = CustomerMemory.objects.filter(customer=customer).first()
     summary = MemorySummary(customer=customer)
@@ -81,9 +82,19 @@ def memory_summary(
         .select_related("stage", "interaction")
         .order_by("-occurred_at", "-pk")[:SUMMARY_CANDIDATES]
     )
+    # The balance's own terms (impact x recall when it was computed), so the sentence agrees
+    # with the stored balance.
+    summary.story = story.tell(
+        [
+            story.Weighed(m.occurred_at, m.impact * m.recall_now)
+            for m in candidates
+            if m.recall_now >= params.recall_floor
+        ],
+        balance=summary.balance,
+    )
     ranked = sorted(
-        (Remembered(m, recall_at(m, now + timedelta(days=30), params)) for m in candidates),
-        key=lambda r: (r.recall_in_30 * (abs(r.moment.impact) or 1e-6), r.moment.occurred_at),
+        (Remembered(m) for m in candidates),
+        key=lambda r: (r.likely_remembered * (abs(r.moment.impact) or 1e-6), r.moment.occurred_at),
         reverse=True,
     )[:top]
     chosen = {r.moment.pk: r.moment for r in ranked}
@@ -93,18 +104,6 @@ def memory_summary(
         chosen[tagging.moment_id].tag_list.append(tagging.tag)
     summary.top = ranked
     return summary
-
-
-def recall_at(moment: Moment, when: datetime, params: scoring.MemoryParams) -> float:
-    """Forecast recall of a stored moment at any time, from its stored stability/refreshes."""
-    last = moment.refreshed_at or moment.occurred_at
-    return scoring.recall_after(
-        age_days=(when - moment.occurred_at).total_seconds() / scoring.DAY,
-        stability_days=moment.stability_days,
-        refresh_count=moment.refresh_count,
-        last_refresh_age=(last - moment.occurred_at).total_seconds() / scoring.DAY,
-        params=params,
-    )
 
 
 def moments_by_interaction(interaction_ids: list[int]) -> dict[int, Moment]:

@@ -159,7 +159,7 @@ def log_interaction(page, *, subject: str, body: str, channel: str, direction: s
 
 
 def balance_shown(page) -> float:
-    return float(page.locator("#memory-panel .memory-balance strong").inner_text())
+    return float(page.locator("#memory-panel .memory-balance").get_attribute("data-balance"))
 
 
 def test_the_whole_journey(

@@ -42,7 +42,16 @@ class MomentSerializer(serializers.ModelSerializer):
     tags = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     stage = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     reasons = ReasonSerializer(many=True, read_only=True)
-    recall = serializers.SerializerMethodField()
+    likely_remembered_in_30_days = serializers.FloatField(
+        source="likely_remembered",
+        read_only=True,
+        help_text="The one recall figure (0 to 1), as the web pages show it: forecast recall 30 "
+        "days after the forecast was made (`computed_at`, refreshed daily and on every change).",
+    )
+    recall = serializers.SerializerMethodField(
+        help_text="Details of the forecast: recall now and 7 / 30 / 365 days after the moment "
+        "happened, and the memory's stability in days."
+    )
     dismissed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     source = serializers.ChoiceField(
         choices=Moment.Source.choices,
@@ -71,6 +80,7 @@ class MomentSerializer(serializers.ModelSerializer):
             "impact",
             "reasons",
             "detected_by",
+            "likely_remembered_in_30_days",
             "recall",
             "refresh_count",
             "dismissed",
@@ -117,7 +127,7 @@ class DismissSerializer(serializers.Serializer):
 
 
 class RememberedSerializer(serializers.Serializer):
-    recall_in_30_days = serializers.FloatField(source="recall_in_30")
+    likely_remembered_in_30_days = serializers.FloatField(source="likely_remembered")
     moment = MomentSerializer()
 
 
@@ -127,6 +137,12 @@ class MemorySummarySerializer(serializers.Serializer):
     trend = serializers.FloatField()
     direction = serializers.CharField()
     at_risk = serializers.BooleanField()
+    story = serializers.CharField(
+        source="story.sentence", help_text="The balance in words, as the customer page says it."
+    )
+    leaning = serializers.ChoiceField(
+        source="story.leaning", choices=["positive", "negative", "balanced", "empty"]
+    )
     moment_count = serializers.IntegerField()
     computed_at = serializers.DateTimeField(allow_null=True)
     top = RememberedSerializer(many=True)

@@ -156,7 +156,9 @@ def test_customer_memory_summary(agent_api, customer):
     assert body["balance"] < 0
     assert body["moment_count"] == 1
     assert body["top"][0]["moment"]["tags"] == ["billing-shock"]
-    assert 0 < body["top"][0]["recall_in_30_days"] < 1
+    assert 0 < body["top"][0]["likely_remembered_in_30_days"] < 1
+    assert body["story"].startswith("Leaning negative: one bad moment on ")
+    assert body["leaning"] == "negative"
 
 
 def test_customer_memory_of_invisible_customer_is_404(agent_api, owned_visibility):

@@ -47,9 +47,9 @@ def _moment(customer, *, score: float, days_ago: float) -> Moment:
 
 
 def _in_30_days(moment: Moment) -> float:
-    """What the customer page ranks by: the forecast recall 30 days from now."""
+    """The one recall figure the customer page ranks by: likely remembered in 30 days."""
     moment.refresh_from_db()
-    return memory_selectors.recall_at(moment, timezone.now() + timedelta(days=30), PARAMS)
+    return moment.likely_remembered
 
 
 def _balance(customer) -> float:
@@ -86,7 +86,7 @@ def test_a_recalled_moment_is_forecast_to_be_remembered_longer():
     assert (recalled.refresh_count, recalled.refreshed_at) == (1, at)
     assert recall.recall_times(recalled) == [at]
     summary = memory_selectors.memory_summary(recalled.customer)
-    assert summary.top[0].recall_in_30 == pytest.approx(_in_30_days(recalled))
+    assert summary.top[0].likely_remembered == pytest.approx(_in_30_days(recalled))
 
 
 @pytest.mark.parametrize("pick, direction", [("positive", 1), ("negative", -1)])
