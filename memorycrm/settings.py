@@ -416,6 +416,9 @@ MEMORY_AT_RISK_BALANCE = env_float("MEMORY_AT_RISK_BALANCE", 0.0)
 MEMORY_AT_RISK_DROP = env_float("MEMORY_AT_RISK_DROP", 0.0)
 # How often the scheduled task refreshes every customer's recall and balance (memory fades).
 MEMORY_REFRESH_HOURS = env_int("MEMORY_REFRESH_HOURS", 24)
+# How often an open customer page asks whether its memory panel, chart and markers changed
+# (a few cheap queries; fragments are sent only when something changed).
+MEMORY_LIVE_SECONDS = env_int("MEMORY_LIVE_SECONDS", 10)
 
 # Surveys (see surveys/)
 # The site address put in front of /s/<token>/ in survey emails.

@@ -183,6 +183,21 @@ def refresh_customer_memory(
     return memory
 
 
+def refresh_interaction_memory(*, interaction_id: int) -> CustomerMemory | None:
+    """Recompute the memory of the customer whose live moment this interaction is (its
+    sentiment was just corrected: the moment's polarity and impact follow the new score);
+    nothing if it is no live moment. Returns the customer's memory, or None."""
+    customer_id = (
+        Moment.objects.live()
+        .filter(interaction_id=interaction_id)
+        .values_list("customer_id", flat=True)
+        .first()
+    )
+    if customer_id is None:
+        return None
+    return refresh_customer_memory(customer_id=customer_id)
+
+
 def refresh_all_memory(*, chunk: int = 500) -> int:
     """The scheduled refresh: recompute every customer with moments, one transaction each
     (keyset over customer id, so it never holds a long lock), then rebuild the journey rollup

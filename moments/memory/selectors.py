@@ -4,15 +4,16 @@ at risk. Who may see which moments is moments.access."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, F, QuerySet, Sum
+from django.db.models import Count, F, Max, QuerySet, Sum
 from django.db.models.functions import Abs
 from django.utils import timezone
 
 from customers.access import customers_visible_to
-from customers.models import Customer, JourneyStage
+from customers.models import Customer, Interaction, JourneyStage
 from moments.access import User, moments_visible_to, sees_every_customer
 from moments.memory import rollup, scoring, story
 from moments.models import CustomerMemory, Moment, MomentTag, MomentTagging, TagCategory
@@ -104,6 +105,28 @@ def memory_summary(customer: Customer, *, top: int = 5) -> MemorySummary:
         chosen[tagging.moment_id].tag_list.append(tagging.tag)
     summary.top = ranked
     return summary
+
+
+def memory_version(customer: Customer) -> str:
+    """A short token that changes whenever anything the customer page's memory panel, chart
+    or markers show may have changed: a memory recomputation (every moment write and the
+    scheduled refresh), an interaction scored, corrected or logged, a moment created or
+    dismissed. Values read from the database only (no clock of this process).
+    The page polls with the token it has and is sent fresh fragments only when it differs
+    (three queries)."""
+    interactions = Interaction.objects.filter(customer=customer).aggregate(
+        scored=Max("scored_at"), count=Count("id")
+    )
+    moments = Moment.objects.filter(customer=customer).aggregate(
+        updated=Max("updated_at"), count=Count("id")
+    )
+    computed = (
+        CustomerMemory.objects.filter(customer=customer)
+        .values_list("computed_at", flat=True)
+        .first()
+    )
+    state = "|".join(str(v) for v in (*interactions.values(), *moments.values(), computed))
+    return hashlib.sha256(state.encode()).hexdigest()[:16]
 
 
 def moments_by_interaction(interaction_ids: list[int]) -> dict[int, Moment]:

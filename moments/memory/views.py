@@ -3,22 +3,59 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from types import SimpleNamespace
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from customers.access import get_customer_for_user, interactions_visible_to
-from customers.models import Interaction, JourneyStage
+from customers.models import Customer, Interaction, JourneyStage
 from moments.access import get_moment_for_user
 from moments.memory import selectors, services
 from moments.memory.forms import DismissForm, HeatmapFilterForm, PromoteForm, TagForm
 from moments.models import Moment, MomentTag
 
 MARKER = "moments/_moment_marker.html"
+CHANGES = "moments/_memory_changes.html"
+# At most this many timeline items refreshed by one sync (a page shows a few dozen).
+SHOWN_LIMIT = 200
+
+
+def render_memory_changes(
+    request: HttpRequest,
+    customer: Customer,
+    *,
+    markers: Sequence[Interaction] = (),
+    badges: Sequence[Interaction] = (),
+    version: str = "",
+) -> str:
+    """What an agent's action or a background change altered on the customer's page, as HTMX
+    out-of-band swaps: the memory panel's body, the sentiment chart, and the markers and
+    badges of the given timeline items; with ``version``, the memory sync element first (the
+    main swap of its own request). Nothing for a user who does not see moments (the page has
+    no panel or markers to swap)."""
+    if not request.user.has_perm("moments.view_moment"):
+        return ""
+    context = {
+        "customer": customer,
+        "summary": selectors.memory_summary(customer),
+        "markers": list(markers),
+        "badges": list(badges),
+        "sync": bool(version),
+        "version": version,
+        "live_seconds": settings.MEMORY_LIVE_SECONDS,
+        # The marker tag loads the moments of the whole "page" at once: these markers.
+        "page": SimpleNamespace(items=list(markers)),
+    }
+    return render_to_string(CHANGES, context, request=request)
 
 
 def _interaction_for_user(request: HttpRequest, pk: int) -> Interaction:
@@ -41,6 +78,9 @@ def _marker(
     }
     response = render(request, MARKER, context)
     if request.method == "POST" and not errors and dismissing is None:
+        # The panel and the chart follow in the same answer; the sync then refreshes the
+        # other markers (a tag refreshes the recall of earlier moments sharing it).
+        response.write(render_memory_changes(request, interaction.customer))
         response["HX-Trigger"] = "memory-changed"
     return response
 
@@ -137,13 +177,38 @@ def dismiss(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required("moments.view_moment", raise_exception=True)
 def customer_memory(request: HttpRequest, pk: int) -> HttpResponse:
-    """The "what they will remember" panel (refreshed by HTMX after an agent's action)."""
+    """The "what they will remember" panel. From the page's memory sync (HTMX, ``since``: the
+    version the page shows, ``shown``: its timeline items): 204 when nothing changed, else
+    the fresh sync element with the panel, chart, markers and badges out-of-band."""
     customer = get_customer_for_user(request.user, pk)
-    context = {"summary": selectors.memory_summary(customer), "customer": customer}
+    since = request.GET.get("since")
+    if request.htmx and since is not None:
+        version = selectors.memory_version(customer)
+        if since == version:
+            return HttpResponse(status=204)
+        shown = _shown(request, customer)
+        html = render_memory_changes(
+            request, customer, markers=shown, badges=shown, version=version
+        )
+        return HttpResponse(html)
+    context = {
+        "summary": selectors.memory_summary(customer),
+        "customer": customer,
+        "version": selectors.memory_version(customer),
+        "live_seconds": settings.MEMORY_LIVE_SECONDS,
+    }
     template = "moments/_memory_panel.html"
     if request.htmx:
         template += "#memory-panel-body"
     return render(request, template, context)
+
+
+def _shown(request: HttpRequest, customer: Customer) -> list[Interaction]:
+    """The customer's timeline items the page says it shows (ids it may not see are ignored)."""
+    ids = [int(v) for v in request.GET.getlist("shown")[:SHOWN_LIMIT] if v.isdigit()]
+    return list(
+        interactions_visible_to(request.user).filter(customer=customer, pk__in=ids).order_by("pk")
+    )
 
 
 def _filter(request: HttpRequest) -> tuple[HeatmapFilterForm, selectors.HeatmapFilter]:

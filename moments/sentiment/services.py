@@ -20,6 +20,7 @@ from django.utils import timezone
 from customers.models import Interaction, ScoredText
 from memorycrm.lib.queue import queue_with
 from moments import enqueue
+from moments.memory import recall
 from moments.models import ScoringRequest, SentimentCorrection, SentimentModel
 from moments.sentiment import selectors
 from moments.sentiment.classifier import ModelUnavailable, Score
@@ -337,7 +338,11 @@ def correct_sentiment(
     """Record an agent's label for an interaction (kept for retraining) and show it at once.
 
     The interaction takes the human label with full confidence and a score of -1 / 0 / +1;
-    the HUMAN_VERSION marker keeps later rescoring from overwriting it.
+    the HUMAN_VERSION marker keeps later rescoring from overwriting it. If the interaction is
+    a moment, its polarity, impact and recall (and the customer's balance) follow at once
+    (``recall.refresh_interaction_memory``), so no page shows a "negative" moment next to a
+    "positive (corrected)" badge; detection runs again in the worker after commit
+    (moments.memory.receivers) for what it decides: reasons, or a new moment.
     """
     if label not in HUMAN_SCORE:
         raise ValidationError({"label": f"Choose one of: {', '.join(HUMAN_SCORE)}."})
@@ -362,6 +367,7 @@ def correct_sentiment(
         sentiment_model=HUMAN_VERSION,
         scored_at=correction.corrected_at,
     )
+    recall.refresh_interaction_memory(interaction_id=interaction.pk)
     return correction
 
 

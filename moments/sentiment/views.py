@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from customers.access import interactions_visible_to
 from customers.models import Interaction
+from moments.memory.views import render_memory_changes
 from moments.sentiment import eta, selectors, services
 from moments.sentiment.forms import SentimentCorrectionForm
 
@@ -48,7 +49,9 @@ def sentiment_badge(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required("moments.add_sentimentcorrection", raise_exception=True)
 def correct_sentiment(request: HttpRequest, pk: int) -> HttpResponse:
-    """Store an agent's label (one click on the badge) and show the corrected badge."""
+    """Store an agent's label (one click on the badge) and show the corrected badge; from HTMX
+    the interaction's marker, the memory panel and the chart follow out-of-band (a corrected
+    moment changes polarity and impact at once)."""
     interaction = _interaction_for_user(request, pk)
     form = SentimentCorrectionForm(request.POST)
     if form.is_valid():
@@ -59,4 +62,8 @@ def correct_sentiment(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.htmx:
         return redirect(f"{interaction.customer.get_absolute_url()}#interaction-{pk}")
     context = {"interaction": interaction, "form_error": form.errors.get("label")}
-    return render(request, "moments/_sentiment_badge.html", context)
+    response = render(request, "moments/_sentiment_badge.html", context)
+    if form.is_valid():
+        response.write(render_memory_changes(request, interaction.customer, markers=[interaction]))
+        response["HX-Trigger"] = "memory-changed"
+    return response

@@ -2,12 +2,14 @@
 
 {% memory_panel customer %}    the "what they will remember" panel
 {% moment_marker interaction %} the moment marker and agent actions on a timeline item
+                                (``oob=True``: as an HTMX out-of-band swap)
 {% heat_style cell max %}       a heatmap cell's background (red = damages, green = builds)
 """
 
 from __future__ import annotations
 
 from django import template
+from django.conf import settings
 from django.utils.html import format_html
 
 from customers.models import Customer, Interaction
@@ -21,7 +23,12 @@ def memory_panel(context: template.Context, customer: Customer) -> dict:
     user = context.get("user")
     if user is None or not user.has_perm("moments.view_moment"):
         return {"hidden": True}
-    return {"summary": selectors.memory_summary(customer), "customer": customer}
+    return {
+        "summary": selectors.memory_summary(customer),
+        "customer": customer,
+        "version": selectors.memory_version(customer),
+        "live_seconds": settings.MEMORY_LIVE_SECONDS,
+    }
 
 
 def _page_cache(context: template.Context, interaction: Interaction) -> tuple[dict, list]:
@@ -45,9 +52,14 @@ def _page_cache(context: template.Context, interaction: Interaction) -> tuple[di
 
 
 @register.inclusion_tag("moments/_moment_marker.html", takes_context=True)
-def moment_marker(context: template.Context, interaction: Interaction) -> dict:
+def moment_marker(context: template.Context, interaction: Interaction, oob: bool = False) -> dict:
     perms = context.get("perms")
-    base = {"interaction": interaction, "perms": perms, "csrf_token": context.get("csrf_token")}
+    base = {
+        "interaction": interaction,
+        "perms": perms,
+        "csrf_token": context.get("csrf_token"),
+        "oob": oob,
+    }
     user = context.get("user")
     if user is None or not user.has_perm("moments.view_moment"):
         return {**base, "moment": None, "tags": [], "hidden": True}

@@ -19,10 +19,11 @@ WIDTH, HEIGHT, PAD = 640, 180, 24
 
 
 @register.inclusion_tag("moments/_sentiment_chart.html")
-def sentiment_chart(customer: Customer) -> dict:
+def sentiment_chart(customer: Customer, oob: bool = False) -> dict:
+    """``oob=True``: as an HTMX out-of-band swap (the customer page's live refresh)."""
     points = selectors.sentiment_series(customer)
     if not points:
-        return {"customer": customer, "points": []}
+        return {"customer": customer, "points": [], "oob": oob}
     first, last = points[0].occurred_at, points[-1].occurred_at
     span = (last - first).total_seconds() or 1.0
     inner_w, inner_h = WIDTH - 2 * PAD, HEIGHT - 2 * PAD
@@ -54,6 +55,7 @@ def sentiment_chart(customer: Customer) -> dict:
     ]
     return {
         "customer": customer,
+        "oob": oob,
         "points": plotted,
         # Up to 200 points: formatted here, not by a {% for %} in the template, where they
         # cost ~0.2 ms each and made a long history's page slower (bench/timeline.py).
