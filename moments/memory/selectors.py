@@ -129,6 +129,25 @@ def memory_version(customer: Customer) -> str:
     return hashlib.sha256(state.encode()).hexdigest()[:16]
 
 
+def item_version(interaction: Interaction, moment: Moment | None) -> str:
+    """A short token of what a timeline item's sentiment badge and moment marker show, so the
+    memory sync replaces only the items that changed (a replaced marker loses a half-made
+    choice, and an action in flight on it would land on the removed element). Reads the
+    moment's tags: load it through ``moments_by_interaction``."""
+    state: tuple = (interaction.scored_at, interaction.sentiment_label, interaction.sentiment_model)
+    if moment is not None:
+        state += (
+            moment.pk,
+            moment.dismissed,
+            moment.polarity,
+            round(moment.impact, 2),
+            moment.likely_remembered_percent,
+            tuple(moment.reason_codes),
+            tuple(sorted(t.pk for t in moment.tags.all())),
+        )
+    return hashlib.sha256(repr(state).encode()).hexdigest()[:12]
+
+
 def moments_by_interaction(interaction_ids: list[int]) -> dict[int, Moment]:
     """The moments of a page of timeline items, with their tags: two queries per page."""
     return {

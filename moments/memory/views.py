@@ -65,13 +65,14 @@ def _interaction_for_user(request: HttpRequest, pk: int) -> Interaction:
 def _marker(
     request: HttpRequest, interaction: Interaction, *, errors=None, dismissing=None
 ) -> HttpResponse:
-    """The interaction's moment marker, fresh from the database; after a successful write it
-    tells the page that the customer's memory changed (the panel listens for
-    ``memory-changed``)."""
+    """The interaction's moment marker, fresh from the database; after a successful write with
+    the memory panel and chart out-of-band, and it tells the page's memory sync that the
+    customer's memory changed (``memory-changed``)."""
     moment = selectors.moments_by_interaction([interaction.pk]).get(interaction.pk)
     context = {
         "interaction": interaction,
         "moment": moment,
+        "version": selectors.item_version(interaction, moment),
         "tags": list(selectors.tags_for_tagging()),
         "errors": errors or [],
         "dismiss_form": dismissing,
@@ -79,9 +80,11 @@ def _marker(
     response = render(request, MARKER, context)
     if request.method == "POST" and not errors and dismissing is None:
         # The panel and the chart follow in the same answer; the sync then refreshes the
-        # other markers (a tag refreshes the recall of earlier moments sharing it).
+        # other markers (a tag refreshes the recall of earlier moments sharing it). After the
+        # swap: the sync must read this marker's new state, or it would replace it under an
+        # action the agent has already started on it.
         response.write(render_memory_changes(request, interaction.customer))
-        response["HX-Trigger"] = "memory-changed"
+        response["HX-Trigger-After-Settle"] = "memory-changed"
     return response
 
 
@@ -178,17 +181,18 @@ def dismiss(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("moments.view_moment", raise_exception=True)
 def customer_memory(request: HttpRequest, pk: int) -> HttpResponse:
     """The "what they will remember" panel. From the page's memory sync (HTMX, ``since``: the
-    version the page shows, ``shown``: its timeline items): 204 when nothing changed, else
-    the fresh sync element with the panel, chart, markers and badges out-of-band."""
+    version the page shows, ``shown``: its timeline items and their state): 204 when nothing
+    changed, else the fresh sync element with the panel and chart out-of-band, and the
+    markers and badges of the items that changed."""
     customer = get_customer_for_user(request.user, pk)
     since = request.GET.get("since")
     if request.htmx and since is not None:
         version = selectors.memory_version(customer)
         if since == version:
             return HttpResponse(status=204)
-        shown = _shown(request, customer)
+        changed = _changed_items(request, customer)
         html = render_memory_changes(
-            request, customer, markers=shown, badges=shown, version=version
+            request, customer, markers=changed, badges=changed, version=version
         )
         return HttpResponse(html)
     context = {
@@ -203,12 +207,21 @@ def customer_memory(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, template, context)
 
 
-def _shown(request: HttpRequest, customer: Customer) -> list[Interaction]:
-    """The customer's timeline items the page says it shows (ids it may not see are ignored)."""
-    ids = [int(v) for v in request.GET.getlist("shown")[:SHOWN_LIMIT] if v.isdigit()]
-    return list(
-        interactions_visible_to(request.user).filter(customer=customer, pk__in=ids).order_by("pk")
+def _changed_items(request: HttpRequest, customer: Customer) -> list[Interaction]:
+    """The customer's timeline items the page shows (``shown``: "id:version") whose badge or
+    marker no longer shows what it should; ids the user may not see are ignored."""
+    shown: dict[int, str] = {}
+    for value in request.GET.getlist("shown")[:SHOWN_LIMIT]:
+        pk, _, version = value.partition(":")
+        if pk.isdigit():
+            shown[int(pk)] = version
+    interactions = list(
+        interactions_visible_to(request.user)
+        .filter(customer=customer, pk__in=list(shown))
+        .order_by("pk")
     )
+    moments = selectors.moments_by_interaction([i.pk for i in interactions])
+    return [i for i in interactions if selectors.item_version(i, moments.get(i.pk)) != shown[i.pk]]
 
 
 def _filter(request: HttpRequest) -> tuple[HeatmapFilterForm, selectors.HeatmapFilter]:

@@ -65,5 +65,6 @@ def correct_sentiment(request: HttpRequest, pk: int) -> HttpResponse:
     response = render(request, "moments/_sentiment_badge.html", context)
     if form.is_valid():
         response.write(render_memory_changes(request, interaction.customer, markers=[interaction]))
-        response["HX-Trigger"] = "memory-changed"
+        # After the swap, so the sync reads the new badge and marker (and leaves them be).
+        response["HX-Trigger-After-Settle"] = "memory-changed"
     return response

@@ -64,7 +64,9 @@ def moment_marker(context: template.Context, interaction: Interaction, oob: bool
     if user is None or not user.has_perm("moments.view_moment"):
         return {**base, "moment": None, "tags": [], "hidden": True}
     moments, tags = _page_cache(context, interaction)
-    return {**base, "moment": moments.get(interaction.pk), "tags": tags}
+    moment = moments.get(interaction.pk)
+    version = selectors.item_version(interaction, moment)
+    return {**base, "moment": moment, "tags": tags, "version": version}
 
 
 @register.simple_tag

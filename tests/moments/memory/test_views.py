@@ -38,7 +38,7 @@ def _promote_url(interaction):
 def test_agent_promotes_an_interaction_in_one_click(agent_client, interaction):
     response = agent_client.post(_promote_url(interaction), **HTMX)
     assert response.status_code == 200
-    assert response["HX-Trigger"] == "memory-changed"
+    assert response["HX-Trigger-After-Settle"] == "memory-changed"
     assert f'id="moment-marker-{interaction.pk}"' in response.text
     assert "★ Moment" in response.text
     moment = Moment.objects.get(interaction=interaction)

@@ -57,7 +57,7 @@ def test_a_correction_updates_the_marker_panel_and_chart_at_once(agent_client, c
     assert Moment.objects.get(interaction=complaint).impact > 0
     assert "Leaning positive" in _oob(html, "memory-panel-body")
     assert "positive (1.00)" in _oob(html, "sentiment-chart")
-    assert response["HX-Trigger"] == "memory-changed"
+    assert response["HX-Trigger-After-Settle"] == "memory-changed"
 
 
 def test_an_invalid_correction_sends_no_fragments(agent_client, complaint):
@@ -65,7 +65,7 @@ def test_an_invalid_correction_sends_no_fragments(agent_client, complaint):
         reverse("sentiment-correct", args=[complaint.pk]), {"label": "furious"}, **HTMX
     )
     assert 'hx-swap-oob="true"' not in response.content.decode()
-    assert "HX-Trigger" not in response
+    assert "HX-Trigger-After-Settle" not in response
 
 
 @pytest.mark.parametrize("action", ["promote", "tag", "dismiss"])
@@ -121,7 +121,7 @@ def test_sync_sends_the_fragments_once_something_changed(agent_client, customer,
 
 def test_sync_refreshes_only_the_customers_visible_items(agent_client, customer, complaint):
     other = ScoredInteractionFactory(customer=CustomerFactory(), subject="Someone else")
-    html = _sync(agent_client, customer, "stale", shown=[other.pk, "x"]).content.decode()
+    html = _sync(agent_client, customer, "stale", shown=[other.pk, "x", ""]).content.decode()
     assert f"moment-marker-{other.pk}" not in html
     assert f"moment-marker-{complaint.pk}" not in html  # not shown by the page
 
@@ -135,4 +135,16 @@ def test_the_customer_page_carries_the_sync_with_its_version(agent_client, custo
     html = agent_client.get(customer.get_absolute_url()).content.decode()
     version = memory_selectors.memory_version(customer)
     assert 'id="memory-sync"' in html and f'value="{version}"' in html
-    assert f'name="shown" value="{complaint.pk}"' in html
+    assert f'name="shown" value="{complaint.pk}:' in html
+
+
+def test_sync_replaces_only_the_items_that_changed(agent_client, customer, complaint):
+    calm = ScoredInteractionFactory(customer=customer, sentiment_score=0.1, subject="Calm")
+    page = agent_client.get(customer.get_absolute_url()).content.decode()
+    shown = re.findall(r'name="shown" value="([^"]+)"', page)
+    assert len(shown) == 2
+    memory_services.promote_interaction(interaction=calm, user=None)
+
+    html = _sync(agent_client, customer, "stale", shown=shown).content.decode()
+    assert "★ Moment" in _oob(html, f"moment-marker-{calm.pk}")
+    assert f"moment-marker-{complaint.pk}" not in html  # what it shows did not change
