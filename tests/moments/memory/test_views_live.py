@@ -148,3 +148,21 @@ def test_sync_replaces_only_the_items_that_changed(agent_client, customer, compl
     html = _sync(agent_client, customer, "stale", shown=shown).content.decode()
     assert "★ Moment" in _oob(html, f"moment-marker-{calm.pk}")
     assert f"moment-marker-{complaint.pk}" not in html  # what it shows did not change
+
+
+def test_an_unchanged_sync_costs_a_few_queries_whatever_the_page_shows(
+    agent_client, customer, complaint, django_assert_max_num_queries
+):
+    items = ScoredInteractionFactory.create_batch(30, customer=customer)
+    page = agent_client.get(customer.get_absolute_url()).content.decode()
+    shown = re.findall(r'name="shown" value="([^"]+)"', page)
+    assert len(shown) >= 20
+    version = memory_selectors.memory_version(customer)
+    # session, user, groups and permissions, the customer, the version's three aggregates: 8
+    with django_assert_max_num_queries(8):
+        assert _sync(agent_client, customer, version, shown=shown).status_code == 204
+    # Changed: the panel, the chart and the changed items' markers and badges (19 here)
+    memory_services.promote_interaction(interaction=items[0], user=None)
+    with django_assert_max_num_queries(25):
+        response = _sync(agent_client, customer, version, shown=shown)
+    assert response.status_code == 200
