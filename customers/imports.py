@@ -721,6 +721,7 @@ class _InteractionImporter(_Importer):
                     Interaction(
                         customer_id=customer_id,
                         external_ref=data["external_ref"],
+                        imported=True,
                         **{name: data[name] for name in self.FIELDS},
                     )
                 )

@@ -235,6 +235,9 @@ class Interaction(ScoredText):
         max_length=100, blank=True, help_text="Id in the source system; used to match on import."
     )
     created_at = models.DateTimeField(default=now, editable=False)
+    # Written by a CSV import: history being loaded, not something happening now, so real-time
+    # reactions (alerts, emails, webhooks) never fire for it (interventions.engine).
+    imported = models.BooleanField(default=False, editable=False)
 
     class Meta(ScoredText.Meta):
         ordering = ["-occurred_at", "-id"]

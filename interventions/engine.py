@@ -113,11 +113,78 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+# Actions that speak to someone now: they fire only for fresh events.
+REALTIME_ACTIONS = frozenset({Rule.Action.ALERT, Rule.Action.EMAIL, Rule.Action.WEBHOOK})
+# Events about something that happened at a time (an interaction, a moment).
+TIMED_EVENTS = frozenset(
+    {cond.INTERACTION_LOGGED, cond.INTERACTION_SCORED, cond.MOMENT_CREATED, cond.STAGE_REACHED}
+)
+
+
+def stale_reason(facts: cond.Facts, *, quiet: bool = False) -> str:
+    """Why this event is not news ("" if it is): the interaction came from a CSV import, it
+    happened before the freshness window (a backfill, the backlog a first model scores), or
+    the caller says so (``quiet``: a new model rescoring rows already scored)."""
+    if quiet:
+        return "rescoring by a new model"
+    interaction = facts.interaction
+    if interaction is not None and interaction.imported:
+        return "imported from a CSV file"
+    happened = facts.moment.occurred_at if facts.moment is not None else None
+    if happened is None and interaction is not None:
+        happened = interaction.occurred_at
+    window = timedelta(hours=settings.INTERVENTIONS_FRESH_HOURS)
+    if happened is not None and happened < facts.now - window:
+        return f"happened more than {settings.INTERVENTIONS_FRESH_HOURS} h ago"
+    return ""
+
+
+def severity(facts: cond.Facts) -> float | None:
+    """How bad a negative event is: -score (0 … 1); None when it is not negative."""
+    if cond.FIELDS["sentiment_label"].get(facts) != "negative":
+        return None
+    score = cond.FIELDS["sentiment_score"].get(facts)
+    if score is None:
+        return cond.FIELDS["sentiment_confidence"].get(facts)
+    return round(-float(score), 6)
+
+
+def _cooldown_holds(
+    rule: Rule, customer: Customer, subject_type, subject, now: datetime, level: float | None
+) -> tuple[bool, float | None]:
+    """(held, the worst severity already fired within the cool-down). A new event is held back
+    unless it is more severe than everything fired within the cool-down: escalation re-alerts,
+    the same or milder does not."""
+    if not rule.cooldown:
+        return False, None
+    recent = (
+        Intervention.objects.filter(
+            rule=rule, customer=customer, created_at__gte=now - rule.cooldown
+        )
+        .exclude(status=Status.CANCELLED)
+        .exclude(subject_type=subject_type, subject_id=subject.pk)
+    )
+    if not recent.exists():
+        return False, None
+    worst = recent.aggregate(worst=models.Max("severity"))["worst"]
+    if level is not None and worst is not None and level > worst + 1e-6:
+        return False, worst
+    return True, worst
+
+
 def fire_event(
-    *, event: str, subject: models.Model, payload: dict | None = None, enqueue: bool = True
+    *,
+    event: str,
+    subject: models.Model,
+    payload: dict | None = None,
+    enqueue: bool = True,
+    quiet: bool = False,
 ) -> list[Intervention]:
     """Match the event against the active rules and schedule what fires. Returns the
     interventions created now (not those a duplicated event found already there).
+
+    Real-time actions (alert, email, webhook) fire only for fresh events (`stale_reason`);
+    ``quiet=True`` says the event is not news (a new model rescoring old rows).
 
     Interventions due now are queued for a worker on commit; a caller that is a worker already
     may pass ``enqueue=False`` and ``execute`` them itself (one queue hop less). If it dies
@@ -137,17 +204,23 @@ def fire_event(
         match = cond.evaluate(rule.conditions, facts)
         if not match.matched:
             continue
-        if (
-            rule.cooldown
-            and Intervention.objects.filter(
-                rule=rule, customer=customer, created_at__gte=now - rule.cooldown
-            )
-            .exclude(status=Status.CANCELLED)
-            .exclude(subject_type=subject_type, subject_id=subject.pk)
-            .exists()
-        ):
+        if rule.action in REALTIME_ACTIONS and event in TIMED_EVENTS:
+            stale = stale_reason(facts, quiet=quiet)
+            if stale:
+                logger.info("rule %s not fired for %s: %s", rule.slug, subject, stale)
+                continue
+        level = severity(facts) if event in cond.WITH_INTERACTION else None
+        held, worst = _cooldown_holds(rule, customer, subject_type, subject, now, level)
+        if held:
             logger.info("rule %s in cool-down for customer %s", rule.slug, customer.pk)
             continue
+        why = {
+            "event": event,
+            "payload": _jsonable(payload or {}),
+            "conditions": _jsonable(match.checked),
+        }
+        if worst is not None:
+            why["escalation"] = {"severity": level, "previous": worst}
         scheduled_for = schedule_time(rule, customer, now)
         with transaction.atomic():
             intervention, created = Intervention.objects.get_or_create(
@@ -161,11 +234,8 @@ def fire_event(
                     "interaction": interaction,
                     "scheduled_for": scheduled_for,
                     "created_at": now,
-                    "why_fired": {
-                        "event": event,
-                        "payload": _jsonable(payload or {}),
-                        "conditions": _jsonable(match.checked),
-                    },
+                    "severity": level,
+                    "why_fired": why,
                 },
             )
             if created and enqueue and scheduled_for <= now:

@@ -17,9 +17,11 @@ def execute_intervention(intervention_id: int) -> None:
     enqueue("interventions.tasks.execute_intervention", intervention_id, group="interventions")
 
 
-def fire_events(event: str, model: str, ids: list[int]) -> None:
-    """Fire ``event`` for the subjects (model "app_label.Model"), in chunks."""
+def fire_events(event: str, model: str, ids: list[int], *, quiet: bool = False) -> None:
+    """Fire ``event`` for the subjects (model "app_label.Model"), in chunks. ``quiet``: not
+    news (a rescoring), no real-time action."""
     chunk = settings.INTERVENTIONS_EVENT_CHUNK
+    extra = {"quiet": True} if quiet else {}
     for start in range(0, len(ids), chunk):
         enqueue(
             "interventions.tasks.fire_events",
@@ -27,4 +29,5 @@ def fire_events(event: str, model: str, ids: list[int]) -> None:
             model,
             ids[start : start + chunk],
             group="interventions",
+            **extra,
         )

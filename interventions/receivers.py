@@ -22,9 +22,15 @@ def on_interactions_logged(sender, interaction_ids: list[int], **kwargs) -> None
 
 
 @receiver(interactions_scored, dispatch_uid="interventions.interactions_scored")
-def on_interactions_scored(sender, interaction_ids: list[int], **kwargs) -> None:
+def on_interactions_scored(
+    sender, interaction_ids: list[int], rescoring: bool = False, **kwargs
+) -> None:
+    # rescoring: a new model replaced older scores (the switch-over): not news, so the
+    # real-time actions stay quiet (engine.stale_reason).
     if engine.has_rules(cond.INTERACTION_SCORED):
-        enqueue.fire_events(cond.INTERACTION_SCORED, "customers.Interaction", list(interaction_ids))
+        enqueue.fire_events(
+            cond.INTERACTION_SCORED, "customers.Interaction", list(interaction_ids), quiet=rescoring
+        )
 
 
 @receiver(moments_created, dispatch_uid="interventions.moments_created")

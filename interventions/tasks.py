@@ -23,14 +23,14 @@ def dispatch_due() -> dict:
     return engine.dispatch_due()
 
 
-def fire_events(event: str, model: str, ids: list[int]) -> int:
+def fire_events(event: str, model: str, ids: list[int], quiet: bool = False) -> int:
     """Fire `event` for each subject (model "app_label.Model") that still exists, then run the
     interventions that are due now right here: this is a worker already, and a frustration
     alert should not wait for another trip through the queue."""
     Model = apps.get_model(model)
     created = []
     for subject in Model.objects.filter(pk__in=ids).order_by("pk"):
-        created += engine.fire_event(event=event, subject=subject, enqueue=False)
+        created += engine.fire_event(event=event, subject=subject, enqueue=False, quiet=quiet)
         if event == cond.INTERACTION_LOGGED:
             created += _stage_reached(subject)
     now = timezone.now()

@@ -464,6 +464,9 @@ INTERVENTIONS_WEBHOOK_BACKOFF = env_float("INTERVENTIONS_WEBHOOK_BACKOFF", 60.0)
 INTERVENTIONS_WEBHOOK_ALLOWED_NETWORKS = env_list("INTERVENTIONS_WEBHOOK_ALLOWED_NETWORKS")
 # How often the header polls the unread-alert count (seconds).
 INTERVENTIONS_ALERT_POLL_SECONDS = env_int("INTERVENTIONS_ALERT_POLL_SECONDS", 15)
+# Real-time actions (alert, email, webhook) fire only for interactions that happened within
+# this many hours: a backfill or a first model scoring the backlog is not news.
+INTERVENTIONS_FRESH_HOURS = env_int("INTERVENTIONS_FRESH_HOURS", 24)
 # The site address put in front of customer links in alert emails.
 INTERVENTIONS_SITE_URL = os.environ.get("INTERVENTIONS_SITE_URL") or SURVEY_BASE_URL
 

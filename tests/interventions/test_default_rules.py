@@ -85,7 +85,7 @@ def test_escalation_watch_on_the_third_negative_in_7_days(owner, manager, run_qu
             stage=support,
             sentiment_label="negative",
             sentiment_confidence=0.6,
-            occurred_at=timezone.now() - timedelta(days=n * 2),
+            occurred_at=timezone.now() - timedelta(days=(2 - n) * 2),  # the third is news
         )
         scored(interaction, run_queued)
         assert Intervention.objects.count() == (1 if n == 2 else 0)
