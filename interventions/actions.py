@@ -29,7 +29,8 @@ from django.db import IntegrityError, transaction
 from django.template import TemplateSyntaxError
 from django.utils import timezone
 
-from interventions import rendering, webhooks
+from interventions import explain, rendering, webhooks
+from interventions.holds import hold_surveys_for_alert
 from interventions.models import (
     Alert,
     EffectLog,
@@ -192,31 +193,61 @@ def alert_recipients(intervention: Intervention, recipients: list[str]) -> list:
     return list(unique.values())
 
 
+def _record_alert(intervention: Intervention, person, text: str, reason: str, priority: int):
+    """This person's alert for this intervention, or None when they already have one about the
+    same interaction from another rule: one alert per person and event."""
+    interaction_id = intervention.interaction_id
+    if interaction_id is not None:
+        other = (
+            Alert.objects.filter(recipient=person, interaction_id=interaction_id)
+            .exclude(intervention=intervention)
+            .exists()
+        )
+        if other:
+            return None
+    try:
+        with transaction.atomic():
+            alert, _ = Alert.objects.get_or_create(
+                intervention=intervention,
+                recipient=person,
+                defaults={
+                    "customer": intervention.customer,
+                    "interaction_id": interaction_id,
+                    "text": text,
+                    "excerpt": explain.excerpt(intervention.interaction.text, 200)
+                    if interaction_id
+                    else "",
+                    "reason": reason[:500],
+                    "priority": priority,
+                },
+            )
+    except IntegrityError:  # another rule's alert about the same interaction, just now
+        return None
+    return alert
+
+
 def run_alert(intervention: Intervention, config: dict) -> dict:
     context = rendering.context_for(intervention)
     text = render_string(config.get("text", DEFAULT_ALERT_TEXT), context)[:500]
     people = alert_recipients(intervention, config.get("recipients", ["owner", "managers"]))
     if not people:
         return {"skipped": "Nobody to alert: the customer has no owner and there are no managers."}
+    reason = explain.reason_for(intervention)
+    alerted = []
+    link = ""
     for person in people:
-        Alert.objects.get_or_create(
-            intervention=intervention,
-            recipient=person,
-            defaults={
-                "customer": intervention.customer,
-                "text": text,
-                "priority": config.get("priority", 0),
-            },
-        )
+        alert = _record_alert(intervention, person, text, reason, config.get("priority", 0))
+        if alert is not None:
+            alerted.append(person)
+            link = alert.get_absolute_url()
+    if not alerted:
+        return {"skipped": "Already alerted about this interaction (another rule)."}
+    hold_surveys_for_alert(intervention)
     statuses = {}
     if config.get("email", True):
         subject = f"[MemoryCRM] {text}"[:300]
-        body = (
-            f"{text}\n\nWhy: {describe_why(intervention.why_fired)}\n\n"
-            f"Customer: {settings.INTERVENTIONS_SITE_URL.rstrip('/')}"
-            f"{intervention.customer.get_absolute_url()}\n"
-        )
-        for person in people:
+        body = f"{text}\n\n{reason}\n\n{settings.INTERVENTIONS_SITE_URL.rstrip('/')}{link}\n"
+        for person in alerted:
             if person.email:
                 statuses[person.email] = send_email_once(
                     intervention=intervention,
@@ -227,7 +258,7 @@ def run_alert(intervention: Intervention, config: dict) -> dict:
                 )
     _check_emails(statuses)
     return {
-        "alerts": [person.get_username() for person in people],
+        "alerts": [person.get_username() for person in alerted],
         "emails": [{"to": to, "status": status} for to, status in statuses.items()],
     }
 

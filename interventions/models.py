@@ -192,6 +192,9 @@ class Intervention(models.Model):
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # How bad the event was (-sentiment score of a negative one, 0 … 1), when it was negative:
+    # within a rule's cool-down only a more severe event fires again (an escalation).
+    severity = models.FloatField(null=True, blank=True)
 
     objects = InterventionQuerySet.as_manager()
 
@@ -225,8 +228,29 @@ class Intervention(models.Model):
         return self.status == self.Status.SCHEDULED and self.scheduled_for <= timezone.now()
 
 
+# A priority point weighs as much as this much recency in the inbox (see Alert.rank_at).
+ALERT_PRIORITY_STEP = timedelta(hours=6)
+# Severity names for the inbox filter: the lowest priority of each (highest first).
+ALERT_SEVERITIES = {"high": 8, "medium": 5, "low": 0}
+
+
+class AlertQuerySet(models.QuerySet):
+    def unresolved(self) -> AlertQuerySet:
+        return self.exclude(state=Alert.State.RESOLVED)
+
+
 class Alert(models.Model):
-    """An in-app notification for one person."""
+    """An in-app notification for one person about one event (an interaction, when it has
+    one: at most one alert per person and interaction, whichever rules matched it).
+
+    One event alerts several people (the owner, the managers): the copies share the
+    intervention, and acknowledging or resolving one does so for all (services.py).
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alerts"
@@ -237,28 +261,76 @@ class Alert(models.Model):
     intervention = models.ForeignKey(
         Intervention, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
     )
+    interaction = models.ForeignKey(
+        "customers.Interaction",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+    )
     text = models.CharField(max_length=500)
+    # What the customer wrote (the start of it) and why it matters, in words.
+    excerpt = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
     # Higher first in the inbox: frustration alerts carry a higher priority.
     priority = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+    # created_at + priority × ALERT_PRIORITY_STEP: the inbox order (priority × recency), stored
+    # so that it is one indexed column on any database.
+    rank_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = AlertQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["intervention", "recipient"], name="alert_once_per_intervention"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["recipient", "interaction"],
+                condition=Q(interaction__isnull=False),
+                name="alert_once_per_interaction",
+            ),
         ]
         indexes = [
             models.Index(
                 fields=["recipient"], name="alert_unread", condition=Q(read_at__isnull=True)
             ),
             models.Index(fields=["recipient", "-created_at"], name="alert_inbox"),
+            models.Index(fields=["recipient", "state", "-rank_at"], name="alert_inbox_rank"),
+            models.Index(
+                fields=["customer"],
+                name="alert_unresolved_customer",
+                condition=~Q(state="resolved"),
+            ),
         ]
 
     def __str__(self) -> str:
         return self.text
+
+    def save(self, *args, **kwargs) -> None:
+        self.rank_at = self.created_at + self.priority * ALERT_PRIORITY_STEP
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        """The interaction's anchor on the customer's timeline (the customer when none)."""
+        url = self.customer.get_absolute_url()
+        return f"{url}#interaction-{self.interaction_id}" if self.interaction_id else url
+
+    @property
+    def severity(self) -> str:
+        return next(name for name, low in ALERT_SEVERITIES.items() if self.priority >= low)
 
 
 class FollowUpTask(models.Model):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
+from django.db.models import Case, Count, Q, QuerySet, Value, When
+from django.http import HttpRequest
 from django.utils import timezone
 
 from customers.models import Customer
 from interventions.access import alerts_for, interventions_visible_to, rules_visible_to, tasks_for
-from interventions.models import Alert, FollowUpTask, Intervention, Rule
+from interventions.models import ALERT_SEVERITIES, Alert, FollowUpTask, Intervention, Rule
 
 Status = Intervention.Status
 
@@ -59,20 +60,56 @@ def queue_counts(*, user) -> dict[str, int]:
 
 
 def unread_alert_count(*, user) -> int:
-    return alerts_for(user).filter(read_at__isnull=True).count()
+    """Open alerts not yet read: the header's badge."""
+    return alerts_for(user).filter(state=Alert.State.OPEN, read_at__isnull=True).count()
+
+
+def header_alert_count(request: HttpRequest) -> int:
+    """`unread_alert_count` for the request's user, computed once per request (the header and
+    the inbox both show it)."""
+    count = getattr(request, "_unread_alert_count", None)
+    if count is None:
+        count = unread_alert_count(user=request.user)
+        request._unread_alert_count = count  # type: ignore[attr-defined]
+    return count
 
 
 INBOX_LIMIT = 100
-_UNREAD = ExpressionWrapper(Q(read_at__isnull=True), output_field=BooleanField())
+# The inbox's state filter: "active" (the default) is everything not resolved.
+INBOX_STATES = {
+    "active": "Open and acknowledged",
+    **{state.value: state.label for state in Alert.State},
+    "all": "All",
+}
+_STATE_ORDER = Case(
+    When(state=Alert.State.OPEN, then=Value(0)),
+    When(state=Alert.State.ACKNOWLEDGED, then=Value(1)),
+    default=Value(2),
+)
 
 
-def inbox(*, user) -> list[Alert]:
-    """Unread first, the most urgent (frustration) first within them, then newest."""
-    return list(
-        alerts_for(user)
-        .select_related("customer", "intervention__rule")
-        .order_by(_UNREAD.desc(), "-priority", "-created_at", "-id")[:INBOX_LIMIT]
+def inbox(
+    *, user, state: str = "active", severity: str = "", customer_id: int | None = None
+) -> list[Alert]:
+    """The user's alerts, open before acknowledged before resolved, then by priority × recency
+    (Alert.rank_at: each priority point counts as ALERT_PRIORITY_STEP of recency)."""
+    rows = alerts_for(user).select_related(
+        "customer", "interaction", "intervention__rule", "acknowledged_by", "resolved_by"
     )
+    if state == "active":
+        rows = rows.exclude(state=Alert.State.RESOLVED)
+    elif state in Alert.State.values:
+        rows = rows.filter(state=state)
+    if severity in ALERT_SEVERITIES:
+        levels = list(ALERT_SEVERITIES.values())
+        low = ALERT_SEVERITIES[severity]
+        higher = [level for level in levels if level > low]
+        rows = rows.filter(priority__gte=low)
+        if higher:
+            rows = rows.filter(priority__lt=min(higher))
+    if customer_id:
+        rows = rows.filter(customer_id=customer_id)
+    return list(rows.order_by(_STATE_ORDER, "-rank_at", "-id")[:INBOX_LIMIT])
 
 
 def open_tasks(*, user) -> QuerySet[FollowUpTask]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from interventions import enqueue
+from interventions import enqueue, holds
 from interventions.models import Alert, FollowUpTask, Intervention, Rule
 
 Status = Intervention.Status
@@ -57,6 +58,47 @@ def set_rule_active(*, rule: Rule, active: bool) -> Rule:
     rule.full_clean()
     rule.save(update_fields=["active", "updated_at"])
     return rule
+
+
+def _copies(alert: Alert) -> QuerySet[Alert]:
+    """The alert and the copies the same intervention sent to other people: one event, one
+    state (the owner resolving it resolves it for the managers too)."""
+    if alert.intervention_id is None:
+        return Alert.objects.filter(pk=alert.pk)
+    return Alert.objects.filter(intervention_id=alert.intervention_id)
+
+
+@transaction.atomic
+def acknowledge_alert(*, alert: Alert, by: AbstractBaseUser) -> Alert:
+    """Someone is on it: open → acknowledged (and read), for every copy. Idempotent."""
+    alert.refresh_from_db()
+    if alert.state == Alert.State.RESOLVED:
+        raise ValidationError("This alert is already resolved.")
+    now = timezone.now()
+    copies = _copies(alert)
+    copies.filter(state=Alert.State.OPEN).update(
+        state=Alert.State.ACKNOWLEDGED, acknowledged_at=now, acknowledged_by=by
+    )
+    copies.filter(read_at__isnull=True).update(read_at=now)
+    alert.refresh_from_db()
+    return alert
+
+
+@transaction.atomic
+def resolve_alert(*, alert: Alert, by: AbstractBaseUser) -> Alert:
+    """Dealt with: open or acknowledged → resolved, for every copy. The customer's survey
+    invitations held for this alert are sent if still due (and no other alert holds them).
+    Idempotent."""
+    now = timezone.now()
+    copies = _copies(alert)
+    copies.exclude(state=Alert.State.RESOLVED).update(
+        state=Alert.State.RESOLVED, resolved_at=now, resolved_by=by
+    )
+    copies.filter(read_at__isnull=True).update(read_at=now)
+    if alert.intervention_id is not None:
+        holds.release_surveys_for_alert(alert.intervention_id)
+    alert.refresh_from_db()
+    return alert
 
 
 def mark_alert_read(*, alert: Alert) -> Alert:

@@ -20,6 +20,7 @@ from interventions.access import (
     get_rule_for_user,
     get_task_for_user,
 )
+from interventions.forms import AlertFilterForm
 
 
 @require_GET
@@ -75,18 +76,25 @@ def intervention_retry(request: HttpRequest, pk: int) -> HttpResponse:
     return _intervention_response(request, intervention, error)
 
 
+def _inbox_context(request: HttpRequest) -> dict:
+    form = AlertFilterForm(request.GET)  # all optional: no filter is the default view
+    filters = form.filters()
+    return {
+        "form": form,
+        "filters": filters,
+        "alerts": selectors.inbox(user=request.user, **filters),
+        "unread": selectors.header_alert_count(request),
+    }
+
+
 @require_GET
 @login_required
 @permission_required("interventions.view_alert", raise_exception=True)
 def alert_inbox(request: HttpRequest) -> HttpResponse:
-    context = {
-        "alerts": selectors.inbox(user=request.user),
-        "unread": selectors.unread_alert_count(user=request.user),
-    }
     template = "interventions/alert_inbox.html"
     if request.htmx and not request.htmx.boosted:
         template += "#alert-list"
-    return render(request, template, context)
+    return render(request, template, _inbox_context(request))
 
 
 @require_GET
@@ -97,19 +105,15 @@ def alert_badge(request: HttpRequest) -> HttpResponse:
         request,
         "interventions/_alert_badge.html",
         {
-            "unread": selectors.unread_alert_count(user=request.user),
+            "unread": selectors.header_alert_count(request),
             "poll_seconds": settings.INTERVENTIONS_ALERT_POLL_SECONDS,
         },
     )
 
 
-@require_POST
-@login_required
-@permission_required("interventions.change_alert", raise_exception=True)
-def alert_read(request: HttpRequest, pk: int) -> HttpResponse:
-    alert = services.mark_alert_read(alert=get_alert_for_user(request.user, pk))
+def _alert_response(request: HttpRequest, alert, error: str = "") -> HttpResponse:
     if request.htmx:
-        response = render(request, "interventions/_alert.html", {"alert": alert})
+        response = render(request, "interventions/_alert.html", {"alert": alert, "error": error})
         response["HX-Trigger"] = "alerts-changed"
         return response
     return redirect("alert-inbox")
@@ -118,11 +122,41 @@ def alert_read(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 @permission_required("interventions.change_alert", raise_exception=True)
+def alert_read(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = services.mark_alert_read(alert=get_alert_for_user(request.user, pk))
+    return _alert_response(request, alert)
+
+
+@require_POST
+@login_required
+@permission_required("interventions.change_alert", raise_exception=True)
+def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = get_alert_for_user(request.user, pk)
+    error = ""
+    try:
+        alert = services.acknowledge_alert(alert=alert, by=request.user)
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    return _alert_response(request, alert, error)
+
+
+@require_POST
+@login_required
+@permission_required("interventions.change_alert", raise_exception=True)
+def alert_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = services.resolve_alert(alert=get_alert_for_user(request.user, pk), by=request.user)
+    return _alert_response(request, alert)
+
+
+@require_POST
+@login_required
+@permission_required("interventions.change_alert", raise_exception=True)
 def alert_read_all(request: HttpRequest) -> HttpResponse:
     services.mark_all_alerts_read(user=request.user)
     if request.htmx:
-        context = {"alerts": selectors.inbox(user=request.user), "unread": 0}
-        response = render(request, "interventions/alert_inbox.html#alert-list", context)
+        response = render(
+            request, "interventions/alert_inbox.html#alert-list", _inbox_context(request)
+        )
         response["HX-Trigger"] = "alerts-changed"
         return response
     return redirect("alert-inbox")

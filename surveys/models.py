@@ -95,6 +95,8 @@ class Invitation(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
+        # Not sent while the customer is on hold (an open alert): sent when released, if due.
+        HELD = "held", "Held (open alert)"
 
     class SkipReason(models.TextChoices):
         OPTED_OUT = "opted_out", "The customer opted out of surveys"
@@ -171,6 +173,7 @@ class Invitation(models.Model):
         "sent": "Survey sent",
         "failed": "Survey email failed",
         "not_sent": "Survey link created",
+        "held": "Survey held (open alert)",
     }
 
     @property
@@ -195,6 +198,23 @@ class Invitation(models.Model):
         if self.is_expired:
             return "expired"
         return self.send_status
+
+
+class SurveyHold(models.Model):
+    """Do not send this customer surveys for now: asking "what stood out?" of a furious
+    customer before the recovery is tone-deaf. Another app opens one (an open alert) and
+    releases it by its key; invitations made or due meanwhile wait (send_status "held")."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="survey_holds")
+    key = models.CharField(max_length=100, unique=True)
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Surveys held for {self.customer_id}: {self.key}"
 
 
 class Response(ScoredText):

@@ -77,6 +77,10 @@ class InterventionSerializer(serializers.ModelSerializer):
 
 class AlertSerializer(serializers.ModelSerializer):
     customer_name = serializers.CharField(source="customer.name", read_only=True)
+    url = serializers.CharField(source="get_absolute_url", read_only=True)
+    severity = serializers.CharField(read_only=True)
+    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = Alert
@@ -85,10 +89,20 @@ class AlertSerializer(serializers.ModelSerializer):
             "customer",
             "customer_name",
             "intervention",
+            "interaction",
+            "url",
             "text",
+            "excerpt",
+            "reason",
             "priority",
+            "severity",
+            "state",
             "created_at",
             "read_at",
+            "acknowledged_at",
+            "acknowledged_by",
+            "resolved_at",
+            "resolved_by",
         ]
         read_only_fields = fields
 

@@ -24,7 +24,7 @@ from interventions.api.serializers import (
     InterventionSerializer,
     RuleSerializer,
 )
-from interventions.models import Alert, FollowUpTask, Intervention, Rule
+from interventions.models import ALERT_SEVERITIES, Alert, FollowUpTask, Intervention, Rule
 from memorycrm.lib.api import IsoDateTimeFilter
 
 
@@ -95,20 +95,31 @@ class InterventionViewSet(MethodBeforePermissionMixin, viewsets.ReadOnlyModelVie
 
 class AlertFilter(django_filters.FilterSet):
     unread = django_filters.BooleanFilter(field_name="read_at", lookup_expr="isnull")
+    severity = django_filters.ChoiceFilter(
+        choices=[(name, name) for name in ALERT_SEVERITIES], method="filter_severity"
+    )
 
     class Meta:
         model = Alert
-        fields = ["customer", "priority"]
+        fields = ["customer", "interaction", "priority", "state"]
+
+    def filter_severity(self, queryset: QuerySet[Alert], name: str, value: str):
+        low = ALERT_SEVERITIES[value]
+        higher = [level for level in ALERT_SEVERITIES.values() if level > low]
+        queryset = queryset.filter(priority__gte=low)
+        return queryset.filter(priority__lt=min(higher)) if higher else queryset
 
 
 class AlertViewSet(MethodBeforePermissionMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = AlertSerializer
     filterset_class = AlertFilter
-    ordering_fields = ["created_at", "priority", "id"]
+    ordering_fields = ["created_at", "priority", "rank_at", "id"]
     ordering = ["-created_at", "-id"]
 
     def get_queryset(self) -> QuerySet[Alert]:
-        return alerts_for(self.request.user).select_related("customer")
+        return alerts_for(self.request.user).select_related(
+            "customer", "acknowledged_by", "resolved_by"
+        )
 
     @action(
         detail=True,
@@ -117,6 +128,26 @@ class AlertViewSet(MethodBeforePermissionMixin, viewsets.ReadOnlyModelViewSet):
     )
     def read(self, request: Request, pk=None) -> Response:
         alert = services.mark_alert_read(alert=self.get_object())
+        return Response(self.get_serializer(alert).data)
+
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[IsAuthenticated, needs("interventions.change_alert")],
+    )
+    def acknowledge(self, request: Request, pk=None) -> Response:
+        """Open → acknowledged (someone is on it), for every copy of the alert."""
+        alert = services.acknowledge_alert(alert=self.get_object(), by=request.user)
+        return Response(self.get_serializer(alert).data)
+
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[IsAuthenticated, needs("interventions.change_alert")],
+    )
+    def resolve(self, request: Request, pk=None) -> Response:
+        """→ resolved, for every copy; the customer's held survey invitations go out if due."""
+        alert = services.resolve_alert(alert=self.get_object(), by=request.user)
         return Response(self.get_serializer(alert).data)
 
 

@@ -19,7 +19,7 @@ def interventions_nav(context) -> dict:
     user = getattr(request, "user", None)
     perms = context.get("perms")
     may_read = user is not None and bool(perms) and perms["interventions"]["view_alert"]
-    unread = selectors.unread_alert_count(user=user) if may_read else 0
+    unread = selectors.header_alert_count(request) if may_read else 0
     return {
         "perms": perms,
         "unread": unread,

@@ -17,6 +17,7 @@ from customers.models import Customer
 from customers.services import update_customer
 from surveys import selectors, tokens
 from surveys.models import Invitation
+from surveys.services import holds
 from surveys.services.invitations import answer_url
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,13 @@ def send_invitation_email(*, invitation_id: int, reminder: bool = False) -> str:
         ):
             return f"already {invitation.send_status}"
         customer = invitation.customer
+        if holds.is_held(customer_id=customer.pk):
+            # An open alert on the customer: wait; releasing the hold sends it if still due
+            # (a reminder stays due and is tried again by the sweep).
+            if not reminder:
+                invitation.send_status = Invitation.SendStatus.HELD
+                invitation.save(update_fields=["send_status"])
+            return "held"
         if customer.survey_opt_out or not customer.email:
             # Opted out (or lost the address) since the invitation was made.
             invitation.skipped_reason = Skip.OPTED_OUT if customer.survey_opt_out else Skip.NO_EMAIL

@@ -18,6 +18,7 @@ from django.utils import timezone
 from customers.models import Customer, Interaction
 from surveys import enqueue, tokens
 from surveys.models import Invitation, Survey
+from surveys.services import holds
 
 Skip = Invitation.SkipReason
 
@@ -82,6 +83,7 @@ def _invite(
     )
     at = timezone.now()
     reasons = _skip_reasons(survey=survey, customers=customers, at=at)
+    held = holds.held_customer_ids(customer_ids=[c.pk for c in customers]) if send else set()
     user = created_by if getattr(created_by, "is_authenticated", False) else None
     results = []
     for customer in customers:
@@ -102,6 +104,8 @@ def _invite(
             invitation.send_status = (
                 Invitation.SendStatus.PENDING if send else Invitation.SendStatus.NOT_SENT
             )
+            if customer.pk in held:  # an open alert: sent when it is resolved, if still due
+                invitation.send_status = Invitation.SendStatus.HELD
         # The related rows were just loaded (or locked), and the database enforces uniqueness
         # and the check constraints: validate the fields without a query per row.
         invitation.full_clean(
@@ -111,7 +115,11 @@ def _invite(
         )
         results.append(InviteResult(invitation=invitation, token=raw))
     Invitation.objects.bulk_create([r.invitation for r in results])
-    to_send = [r.invitation.pk for r in results if r.token and send]
+    to_send = [
+        r.invitation.pk
+        for r in results
+        if r.token and send and r.invitation.send_status == Invitation.SendStatus.PENDING
+    ]
     if to_send:
         transaction.on_commit(lambda: enqueue.send_invitations(to_send))
     return results
