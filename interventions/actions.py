@@ -214,7 +214,7 @@ def _record_alert(intervention: Intervention, person, text: str, reason: str, pr
                     "customer": intervention.customer,
                     "interaction_id": interaction_id,
                     "text": text,
-                    "excerpt": explain.excerpt(intervention.interaction.text, 200)
+                    "excerpt": explain.excerpt(explain.what_was_said(intervention.interaction), 200)
                     if interaction_id
                     else "",
                     "reason": reason[:500],

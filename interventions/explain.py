@@ -26,6 +26,11 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return cut.rstrip(" ,;:.") + "…"
 
 
+def what_was_said(interaction: Interaction) -> str:
+    """The excerpt's source: the body (what the customer wrote), else the subject."""
+    return interaction.body.strip() or interaction.subject.strip()
+
+
 def ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
@@ -66,7 +71,7 @@ def interaction_reason(interaction: Interaction, *, escalation: dict | None = No
             f"worse than the last alert ({round(escalation['previous'] * 100)} % → "
             f"{round((escalation.get('severity') or 0) * 100)} % negative)"
         )
-    said = f'{who} "{excerpt(interaction.text)}"'
+    said = f'{who} "{excerpt(what_was_said(interaction))}"'
     return f"{said} — {', '.join(parts)}." if parts else f"{said}."
 
 
