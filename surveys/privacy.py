@@ -7,7 +7,7 @@ from typing import Any
 
 from customers import privacy
 from customers.models import Customer
-from surveys.models import Invitation, Response
+from surveys.models import Invitation, Response, SurveyHold
 
 
 def export(customer: Customer) -> dict[str, Any]:
@@ -23,6 +23,10 @@ def export(customer: Customer) -> dict[str, Any]:
         .order_by("created_at", "id")
     )
     return {
+        "survey_holds": [
+            privacy.values(h, ["id", "key", "reason", "created_at"])
+            for h in SurveyHold.objects.filter(customer=customer).order_by("created_at", "id")
+        ],
         "survey_invitations": [
             {
                 # token_hash and previous_token_hash are left out on purpose.
@@ -66,6 +70,7 @@ def erase(customer: Customer) -> dict[str, int]:
     return {
         "survey_responses": privacy.delete_rows(Response.objects.filter(customer=customer)),
         "survey_invitations": privacy.delete_rows(Invitation.objects.filter(customer=customer)),
+        "survey_holds": privacy.delete_rows(SurveyHold.objects.filter(customer=customer)),
     }
 
 

@@ -23,7 +23,7 @@ from interventions.models import Alert, EffectLog, FollowUpTask, Intervention, O
 from moments.memory import recall
 from moments.models import CustomerMemory, Moment, MomentTagging, SentimentCorrection
 from surveys import services as survey_services
-from surveys.models import Invitation, Response, Survey
+from surveys.models import Invitation, Response, Survey, SurveyHold
 from tests.factories import CustomerFactory, UserFactory
 from tests.moments.factories import MomentFactory, ScoredInteractionFactory, tag
 
@@ -85,6 +85,7 @@ def give_data(customer: Customer, *, text: str, staff, rule: Rule) -> dict:
     Alert.objects.create(
         recipient=staff, customer=customer, intervention=intervention, text=f"{customer.name} …"
     )
+    SurveyHold.objects.create(customer=customer, key=f"alert:{intervention.pk}", reason="Open")
     FollowUpTask.objects.create(
         assignee=staff,
         customer=customer,
