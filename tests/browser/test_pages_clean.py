@@ -199,19 +199,21 @@ def test_user_text_with_script_and_htmx_attributes_stays_text(
         scored_at=timezone.now(),
     )
     interaction.refresh_from_db()
-    for intervention in engine.fire_event(
-        event="interaction.scored", subject=interaction, enqueue=False
-    ):
-        engine.execute(intervention.pk)
     memory_services.detect_moments(interaction_ids=[interaction.pk])
-
-    # The survey link goes out by email (sent here, in-process) and the customer answers.
+    # The survey link goes out by email (sent here, in-process) before the alert opens (an open
+    # alert holds the customer's survey invitations).
     result = surveys.create_invitation(
         survey=Survey.objects.get(name="What stood out?"),
         customer=customer,
         interaction=interaction,
     )
     surveys.send_invitation_email(invitation_id=result.invitation.pk)  # the queued task's work
+    for intervention in engine.fire_event(
+        event="interaction.scored", subject=interaction, enqueue=False
+    ):
+        engine.execute(intervention.pk)
+
+    # The customer answers.
     (message,) = [m for m in mail.outbox if m.to == ["eve@example.com"]]
     link = re.search(r"http://\S+/s/[A-Za-z0-9_-]{43}/", message.body).group(0)
     phone = open_page(phone=True)
