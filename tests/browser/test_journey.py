@@ -5,7 +5,8 @@ switches on the milestone thank-you (both off by default); an agent logs an angr
 worker (`manage.py qcluster`, a subprocess on the test database, with the real sentiment model)
 scores it and detects the moment; the manager sees the frustration alert; the agent logs the
 recovery call, which becomes a positive "Escalation recovery" moment, and the thank-you email is
-scheduled for the customer's next 09:00; the agent asks what stood out; the customer opens the
+scheduled for the customer's next 09:00; the manager resolves the alert (an open one holds
+survey invitations) and the agent asks what stood out; the customer opens the
 link from the email on a phone, without logging in, answers and picks the moment; the customer
 page then shows the recalled moment and the memory balance.
 
@@ -247,8 +248,9 @@ def test_the_whole_journey(
     alert = boss.locator("ul.alerts li.alert").first
     expect(alert).to_contain_text("Frustrated customer: Grace Hopper (Complaint)")
     expect(alert).to_have_class(re.compile(r"\burgent\b"))
-    alert.locator("summary").click()
-    expect(alert.locator(".why")).to_contain_text("sentiment_label eq negative — was negative")
+    # Why, in words: what the customer wrote, how negative, which stage.
+    expect(alert.locator(".alert-reason")).to_contain_text('Customer wrote "This is unacceptable')
+    expect(alert.locator(".alert-reason")).to_contain_text("Complaint stage")
     cluster.wait_for_email("manager@example.com", "Frustrated customer: Grace Hopper")
     shot(boss, "manager-sees-frustration-alert")
 
@@ -282,6 +284,13 @@ def test_the_whole_journey(
     local = thank_you.scheduled_for.astimezone(ZoneInfo(zone))
     assert (local.hour, local.minute) == (9, 0)
     shot(boss, "thank-you-email-scheduled")
+
+    # The recovery worked: the manager resolves the alert (while it is open, survey
+    # invitations to the customer would be held).
+    boss.goto(f"{live_server.url}/alerts/")
+    alert = boss.locator("ul.alerts li.alert").first
+    alert.get_by_role("button", name="Resolve").click()
+    expect(boss.locator("ul.alerts li.alert").first).to_contain_text("Resolved by manager")
 
     # The agent asks the customer what stood out; the worker sends the survey email.
     page.goto(customer_url)
