@@ -21,13 +21,13 @@ def fire_events(event: str, model: str, ids: list[int], *, quiet: bool = False) 
     """Fire ``event`` for the subjects (model "app_label.Model"), in chunks. ``quiet``: not
     news (a rescoring), no real-time action."""
     chunk = settings.INTERVENTIONS_EVENT_CHUNK
-    extra = {"quiet": True} if quiet else {}
+    extra = (True,) if quiet else ()  # a task argument, not a queue option
     for start in range(0, len(ids), chunk):
         enqueue(
             "interventions.tasks.fire_events",
             event,
             model,
             ids[start : start + chunk],
+            *extra,
             group="interventions",
-            **extra,
         )
