@@ -83,7 +83,7 @@ def test_backfill_is_quiet_fresh_complaint_alerts_once_escalation_re_alerts(
     page.goto(f"{live_server.url}/alerts/")
     alerts = page.locator("#alert-list li.alert")
     expect(alerts).to_have_count(1)
-    expect(alerts.first).to_contain_text('Customer wrote "Late again')
+    expect(alerts.first).to_contain_text('Customer wrote "My order is late again')
     expect(alerts.first).to_contain_text("Complaint stage")
     expect(page.locator("#alert-badge")).to_have_text("1")
     assert Alert.objects.filter(recipient=agent).count() == 1
