@@ -49,7 +49,7 @@ def shared_cache_for_many_processes(app_configs=None, **kwargs) -> list[checks.C
         return [
             checks.Warning(
                 f"WEB_CONCURRENCY={settings.WEB_CONCURRENCY} web processes with a per-process "
-                "cache: login lockouts and rate limits count in each process apart.",
+                "cache: rate limits (survey pages) count in each process apart.",
                 hint="Set CACHE_URL=redis://… (shared by every web process).",
                 id="memorycrm.W001",
             )

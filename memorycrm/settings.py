@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "django_q",
     "csp",
     "auditlog",
+    "axes",
     "customers",
     "moments",
     "surveys",
@@ -119,6 +120,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # A database restart answers 503 + Retry-After, not 500 (memorycrm/middleware.py).
     "memorycrm.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: turns a locked-out log-in into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "memorycrm.urls"
@@ -168,9 +171,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Failed log-ins allowed per (IP, username) before a lock-out of LOGIN_LOCKOUT_SECONDS.
-LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
-LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
+# Log-in lockout (django-axes): every log-in path (/accounts/login/, /admin/login/, the API's
+# /api/v1/auth/login/) goes through authenticate(), where AxesStandaloneBackend refuses a locked
+# account. Failures are counted per account (not per address: everybody behind one proxy shares
+# an address) in the database, so every web process sees the same counts without Redis.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+# Back-off: locked for LOGIN_COOLOFF_MINUTES at the limit, doubled by every further attempt
+# while locked, at most LOGIN_COOLOFF_MAX_MINUTES (memorycrm/lib/lockout.py).
+LOGIN_COOLOFF_MINUTES = env_int("LOGIN_COOLOFF_MINUTES", 5)
+LOGIN_COOLOFF_MAX_MINUTES = env_int("LOGIN_COOLOFF_MAX_MINUTES", 60)
+AXES_COOLOFF_TIME = "memorycrm.lib.lockout.cool_off"
+# Each failure row expires on its own (its cool-off is per account): no global sweep.
+AXES_USE_ATTEMPT_EXPIRATION = True
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "memorycrm.lib.lockout.username"
+AXES_LOCKOUT_CALLABLE = "memorycrm.lib.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "memorycrm.lib.ratelimit.client_ip"
+# The client's address comes from a proxy's header only when TRUSTED_PROXY_COUNT proxies (each
+# appending the address it saw, as nginx's $proxy_add_x_forwarded_for does) stand in front.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+TRUSTED_PROXY_HEADER = os.environ.get("TRUSTED_PROXY_HEADER", "X-Forwarded-For")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -249,6 +275,11 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 # Joining the browsers' HSTS preload list is hard to undo: a per-deployment decision
 # (SECURE_HSTS_PRELOAD=1), so its reminder is silenced rather than preloading by default.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# axes.W006 asks for 'ip_address' among the lockout parameters. We lock per account on
+# purpose: an address-wide lock is the denial of service of issue 14 (behind a proxy everybody
+# shares one address), and a per-account count cannot be dodged by rotating User-Agents or
+# cookies, since neither is a parameter.
+SILENCED_SYSTEM_CHECKS.append("axes.W006")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

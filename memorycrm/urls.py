@@ -5,7 +5,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from memorycrm import ops
 from memorycrm.api import router
-from memorycrm.views import LoginView
 
 # Under /api/ an unmatched URL is a JSON 404, like every other API error.
 handler404 = "memorycrm.lib.api.page_not_found"
@@ -15,7 +14,11 @@ urlpatterns = [
     path("", include("moments.urls")),
     path("", include("interventions.urls")),
     path("", include("surveys.urls")),
-    path("accounts/login/", LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("health/", ops.health, name="health"),

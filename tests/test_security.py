@@ -1,43 +1,209 @@
+"""Log-in lockout (django-axes) on every log-in path, and the client address behind a proxy."""
+
+from datetime import timedelta
+from uuid import uuid4
+
 import pytest
+import time_machine
+from django.core.cache import cache
+from django.test import Client, RequestFactory
 from django.urls import reverse
+from django.utils import timezone
+
+from memorycrm.lib.ratelimit import client_ip
 
 pytestmark = pytest.mark.django_db
 
-
-def _fail(client, username="agent", ip="10.0.0.1"):
-    return client.post(
-        reverse("login"), {"username": username, "password": "wrong"}, REMOTE_ADDR=ip
-    )
+PASSWORD = "pw-for-tests"  # tests/factories.py
+LOGIN_PATHS = ["/accounts/login/", "/admin/login/", "/api/v1/auth/login/"]
 
 
-def test_login_locks_out_after_repeated_failures(client, agent, settings):
-    settings.LOGIN_MAX_FAILURES = 3
+@pytest.fixture(autouse=True)
+def _small_limits(settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    settings.LOGIN_COOLOFF_MINUTES = 5
+    settings.LOGIN_COOLOFF_MAX_MINUTES = 60
+
+
+def _post(client, path, username, password, ip="10.0.0.1", **extra):
+    return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=ip, **extra)
+
+
+def _fail(client, path="/accounts/login/", username="admin", ip="10.0.0.1"):
+    return _post(client, path, username, "wrong", ip)
+
+
+def _logged_in(client) -> bool:
+    return "_auth_user_id" in client.session
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "log_in_on"),
+    [(LOGIN_PATHS[i], LOGIN_PATHS[(i + 1) % 3]) for i in range(3)] + [(p, p) for p in LOGIN_PATHS],
+)
+def test_failures_on_one_login_path_lock_every_path(client, admin_user, fail_on, log_in_on):
     for _ in range(3):
-        assert _fail(client).status_code == 200
-    response = client.post(
-        reverse("login"), {"username": "agent", "password": "pw-for-tests"}, REMOTE_ADDR="10.0.0.1"
+        _fail(client, fail_on)
+    response = _post(client, log_in_on, "admin", PASSWORD)
+    assert response.status_code == 429
+    assert "temporarily locked" in response.content.decode()
+    assert not _logged_in(client)
+
+
+@pytest.mark.parametrize("path", LOGIN_PATHS)
+def test_the_locked_login_page_shows_the_form_with_the_reason(client, admin_user, path):
+    for _ in range(3):
+        _fail(client, path)
+    response = _post(client, path, "admin", PASSWORD)
+    page = response.content.decode()
+    assert 'name="password"' in page  # the log-in form again, not a bare error page
+    assert "This account is temporarily locked" in page
+    assert int(response["Retry-After"]) == 10 * 60  # this attempt while locked doubled 5 minutes
+    assert "Try again in 10 minutes" in page
+
+
+def test_a_json_client_of_the_api_login_gets_a_json_429(client, admin_user):
+    for _ in range(3):
+        _fail(client, "/api/v1/auth/login/")
+    response = _post(
+        client, "/api/v1/auth/login/", "admin", PASSWORD, HTTP_ACCEPT="application/json"
     )
     assert response.status_code == 429
-    assert "Too many failed log-in attempts" in response.content.decode()
-    assert "_auth_user_id" not in client.session
+    assert "temporarily locked" in response.json()["detail"]
 
 
-def test_lockout_is_per_client_and_account(client, agent, settings):
-    settings.LOGIN_MAX_FAILURES = 2
-    _fail(client)
-    _fail(client)
-    response = client.post(
-        reverse("login"), {"username": "agent", "password": "pw-for-tests"}, REMOTE_ADDR="10.0.0.2"
-    )
-    assert response.status_code == 302
+def test_failures_below_the_limit_do_not_lock(client, agent):
+    for _ in range(2):
+        assert _fail(client, username="agent").status_code == 200
+    assert _post(client, "/accounts/login/", "agent", PASSWORD).status_code == 302
 
 
-def test_successful_login_resets_the_count(client, agent, settings):
-    settings.LOGIN_MAX_FAILURES = 2
-    _fail(client)
-    ok = client.post(
-        reverse("login"), {"username": "agent", "password": "pw-for-tests"}, REMOTE_ADDR="10.0.0.1"
-    )
-    assert ok.status_code == 302
+def test_the_lock_is_per_account_not_per_address(client, agent, admin_user):
+    """Guessing many accounts from one address (or one proxy everybody shares) locks nobody
+    else out: 45 failures with random names, then `agent` logs in from the same address."""
+    for _ in range(45):
+        _fail(client, username=f"nobody-{uuid4().hex[:8]}")
+    assert _post(client, "/accounts/login/", "agent", PASSWORD).status_code == 302
+
+
+def test_the_lock_follows_the_account_across_addresses(client, agent):
+    for n in range(3):
+        _fail(client, username="agent", ip=f"10.0.0.{n + 1}")
+    response = _post(client, "/accounts/login/", "agent", PASSWORD, ip="192.0.2.7")
+    assert response.status_code == 429
+
+
+def test_failures_seen_by_one_process_lock_the_account_in_another(agent):
+    """The counts live in the database, not in a process: failures made through one client
+    lock the account for a second client with its own session and cookie jar, after the
+    per-process cache (what a second gunicorn worker would start with) was emptied."""
+    first, second = Client(), Client()
+    for _ in range(3):
+        _fail(first, username="agent")
+    cache.clear()
+    response = _post(second, "/accounts/login/", "agent", PASSWORD, ip="10.9.9.9")
+    assert response.status_code == 429
+    assert not _logged_in(second)
+
+
+def test_the_lock_lifts_after_the_cool_off(client, agent):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        for _ in range(2):
+            _fail(client, username="agent")
+        locking = _fail(client, username="agent")
+        assert locking.status_code == 429
+        assert int(locking["Retry-After"]) == 5 * 60
+    with time_machine.travel(start + timedelta(minutes=5, seconds=1), tick=False):
+        assert _post(client, "/accounts/login/", "agent", PASSWORD).status_code == 302
+
+
+def test_each_attempt_during_the_lock_doubles_the_cool_off(client, agent):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        for _ in range(3):
+            _fail(client, username="agent")
+    with time_machine.travel(start + timedelta(minutes=4), tick=False):
+        # even the right password: while locked, the password is not checked at all
+        response = _post(client, "/accounts/login/", "agent", PASSWORD)
+        assert response.status_code == 429
+        assert int(response["Retry-After"]) == 10 * 60
+    with time_machine.travel(start + timedelta(minutes=4 + 9), tick=False):
+        response = _post(client, "/accounts/login/", "agent", PASSWORD)
+        assert int(response["Retry-After"]) == 20 * 60
+    with time_machine.travel(start + timedelta(minutes=4 + 9 + 20, seconds=1), tick=False):
+        assert _post(client, "/accounts/login/", "agent", PASSWORD).status_code == 302
+
+
+def test_the_cool_off_is_capped(client, agent, settings):
+    settings.LOGIN_COOLOFF_MAX_MINUTES = 30
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        for _ in range(20):
+            _fail(client, username="agent")
+    with time_machine.travel(start + timedelta(minutes=30, seconds=1), tick=False):
+        assert _post(client, "/accounts/login/", "agent", PASSWORD).status_code == 302
+
+
+def test_successful_login_resets_the_count(client, agent):
+    _fail(client, username="agent")
+    _fail(client, username="agent")
+    assert _post(client, "/accounts/login/", "agent", PASSWORD).status_code == 302
     client.logout()
-    assert _fail(client).status_code == 200  # one failure since the reset: not locked
+    assert _fail(client, username="agent").status_code == 200
+    assert _fail(client, username="agent").status_code == 200  # two since the reset: not locked
+
+
+# --- Client address -----------------------------------------------------------------------
+
+
+def _request(xff=None, remote="10.0.0.1", header="HTTP_X_FORWARDED_FOR"):
+    meta = {"REMOTE_ADDR": remote}
+    if xff is not None:
+        meta[header] = xff
+    return RequestFactory().get("/", **meta)
+
+
+def test_without_a_trusted_proxy_the_forwarded_header_is_ignored(settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert client_ip(_request("203.0.113.5")) == "10.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("count", "xff", "expected"),
+    [
+        (1, "203.0.113.5", "203.0.113.5"),
+        # the client wrote the left part itself; our one proxy appended the right-most
+        (1, "6.6.6.6, 203.0.113.5", "203.0.113.5"),
+        (2, "6.6.6.6, 203.0.113.5, 10.1.1.1", "203.0.113.5"),
+        (1, "2001:db8::1", "2001:db8::1"),
+        # fewer entries than proxies, or garbage: the proxy's own address, never the header
+        (2, "203.0.113.5", "10.0.0.1"),
+        (1, "not-an-address", "10.0.0.1"),
+        (1, "", "10.0.0.1"),
+    ],
+)
+def test_behind_trusted_proxies_the_address_comes_from_their_header(settings, count, xff, expected):
+    settings.TRUSTED_PROXY_COUNT = count
+    assert client_ip(_request(xff)) == expected
+
+
+def test_the_proxy_header_name_is_configurable(settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXY_HEADER = "X-Real-IP"
+    request = _request("203.0.113.9", header="HTTP_X_REAL_IP")
+    request.META["HTTP_X_FORWARDED_FOR"] = "6.6.6.6"
+    assert client_ip(request) == "203.0.113.9"
+
+
+def test_the_lockout_records_the_address_the_proxy_saw(client, agent, settings):
+    from axes.models import AccessAttempt
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    client.post(
+        reverse("login"),
+        {"username": "agent", "password": "wrong"},
+        REMOTE_ADDR="10.0.0.1",
+        HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.5",
+    )
+    assert AccessAttempt.objects.get(username="agent").ip_address == "203.0.113.5"

@@ -6,12 +6,33 @@ processes share one budget per client.
 
 from __future__ import annotations
 
+import ipaddress
+
+from django.conf import settings
 from django.core.cache import cache
 
 
 def client_ip(request) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is set by the client unless a trusted proxy rewrites it.
-    return request.META.get("REMOTE_ADDR", "")
+    """The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies the address the
+    outermost of them saw, read from TRUSTED_PROXY_HEADER.
+
+    Each trusted proxy appends the address it received the request from, so the client's own
+    address is the TRUSTED_PROXY_COUNT-th entry from the right; anything left of it was written
+    by the client and is ignored. A header shorter than that or not an address means the
+    request did not come through every proxy: REMOTE_ADDR then.
+    """
+    remote = request.META.get("REMOTE_ADDR", "")
+    count = settings.TRUSTED_PROXY_COUNT
+    if count <= 0:
+        return remote
+    meta_key = "HTTP_" + settings.TRUSTED_PROXY_HEADER.upper().replace("-", "_")
+    entries = [e.strip() for e in request.META.get(meta_key, "").split(",") if e.strip()]
+    if len(entries) < count:
+        return remote
+    try:
+        return str(ipaddress.ip_address(entries[-count]))
+    except ValueError:
+        return remote
 
 
 def hit(key: str, *, window_seconds: int) -> int:
