@@ -32,6 +32,10 @@ class CustomerAdmin(admin.ModelAdmin):
 
     # Django admin's own delete (the page and the bulk action) erases too, as the API does
     # (customers.services.delete_customer), each customer with its own audit entry.
+    def has_delete_permission(self, request: HttpRequest, obj: Customer | None = None) -> bool:
+        # Deleting is erasing: the same permission as the erase action and the API's /erase/.
+        return self.has_erase_permission(request)
+
     def delete_model(self, request: HttpRequest, obj: Customer) -> None:
         services.delete_customer(customer=obj, actor=request.user)
 

@@ -103,7 +103,9 @@ class ErasedSerializer(serializers.Serializer):
     create=extend_schema(summary="Create a customer"),
     update=extend_schema(summary="Replace a customer's editable fields"),
     partial_update=extend_schema(summary="Change some of a customer's fields"),
-    destroy=extend_schema(summary="Delete a customer and its interactions (managers)"),
+    destroy=extend_schema(
+        summary="Delete a customer: erases them and all their data, as /erase/ (admins)"
+    ),
 )
 class CustomerViewSet(MethodBeforePermissionMixin, viewsets.ModelViewSet):
     serializer_class = CustomerSerializer
@@ -125,6 +127,12 @@ class CustomerViewSet(MethodBeforePermissionMixin, viewsets.ModelViewSet):
         serializer.instance = services.update_customer(
             customer=serializer.instance, **serializer.validated_data
         )
+
+    def get_permissions(self):
+        # Deleting is erasing (services.delete_customer): the same permission as /erase/.
+        if self.action == "destroy":
+            return [*super().get_permissions(), CanErase()]
+        return super().get_permissions()
 
     def perform_destroy(self, instance: Customer) -> None:
         services.delete_customer(customer=instance, actor=self.request.user)

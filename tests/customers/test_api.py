@@ -178,12 +178,24 @@ def test_customer_created_at_is_read_only(agent_api, customer):
     assert customer.created_at == created_at
 
 
-def test_manager_can_delete_customer(manager_api, customer):
+def test_admin_can_delete_customer(api_client, admin_user, customer):
+    api_client.force_authenticate(admin_user)
     InteractionFactory(customer=customer)
-    response = manager_api.delete(customer_url(customer.pk))
+    response = api_client.delete(customer_url(customer.pk))
     assert response.status_code == 204
     assert not Customer.objects.filter(pk=customer.pk).exists()
     assert not Interaction.objects.filter(customer_id=customer.pk).exists()
+
+
+def test_manager_cannot_delete_customer_as_erase_is_for_admins(manager_api, customer):
+    """DELETE erases (customers.services.delete_customer): the same permission as /erase/."""
+    assert (
+        manager_api.post(customer_url(customer.pk) + "erase/", {"confirm": customer.pk}).status_code
+        == 403
+    )
+    response = manager_api.delete(customer_url(customer.pk))
+    assert response.status_code == 403
+    assert Customer.objects.filter(pk=customer.pk).exists()
 
 
 def test_agent_cannot_delete_customer(agent_api, customer):

@@ -456,18 +456,32 @@ def test_admin_erase_action_is_not_offered_to_managers(client, zeb):
     assert Customer.objects.filter(pk=zeb.pk).exists()
 
 
+def test_admin_delete_is_not_offered_to_managers(client, zeb):
+    """Deleting is erasing: a staff manager can neither open the delete page nor bulk-delete."""
+    manager = UserFactory(username="staff-manager", role="Manager", is_staff=True)
+    client.force_login(manager)
+    page = reverse("admin:customers_customer_delete", args=[zeb.pk])
+    assert client.post(page, {"post": "yes"}).status_code == 403
+    client.post(
+        reverse(CHANGELIST),
+        {"action": "delete_selected", "_selected_action": [zeb.pk], "post": "yes"},
+    )
+    assert Customer.objects.filter(pk=zeb.pk).exists()
+
+
 # --- Deleting is erasing ----------------------------------------------------------------------
 
 
-def test_api_delete_by_a_manager_erases_everything_and_is_audited(manager_api, manager, zeb):
+def test_api_delete_by_an_admin_erases_everything_and_is_audited(api_client, admin_user, zeb):
     # A plain cascade used to leave the customer in stored CSV imports and admin history.
+    api_client.force_authenticate(admin_user)
     customer_id = zeb.pk
-    response = manager_api.delete(f"/api/v1/customers/{customer_id}/")
+    response = api_client.delete(f"/api/v1/customers/{customer_id}/")
     assert response.status_code == 204
     assert tables_mentioning(*MARKERS) == set()
     assert set(rows_of(customer_id).values()) == {0}
     entry = LogEntry.objects.get(object_id=customer_id, action=LogEntry.Action.DELETE)
-    assert entry.actor == manager
+    assert entry.actor == admin_user
     assert entry.additional_data["erased"]["import_rows"] == 1
 
 
