@@ -28,6 +28,11 @@ def customers_visible_to(user: User) -> QuerySet[Customer]:
     return Customer.objects.all()
 
 
+def sees_every_customer(user: User) -> bool:
+    """False for an agent in owned mode, who must not learn that others' customers exist."""
+    return settings.CUSTOMER_VISIBILITY != "owned" or user.has_perm("customers.view_all_customers")
+
+
 def interactions_visible_to(user: User) -> QuerySet[Interaction]:
     if not user.is_authenticated or not user.has_perm("customers.view_interaction"):
         return Interaction.objects.none()

@@ -54,6 +54,7 @@ def _errors_on_fields(error: ValidationError, constraints) -> dict:
         str(c.violation_error_message): c.fields[0] if c.fields else None for c in constraints
     }
     field_of[str(_EMAIL_UNIQUE_MESSAGE)] = "email"
+    field_of[str(_REF_UNIQUE_MESSAGE)] = "external_ref"
     errors: dict[str, list] = {}
     for key, messages in error.error_dict.items():
         for message in messages:
@@ -64,6 +65,7 @@ def _errors_on_fields(error: ValidationError, constraints) -> dict:
 
 
 _EMAIL_UNIQUE_MESSAGE = "A customer with this email already exists."
+_REF_UNIQUE_MESSAGE = "A customer with this external reference already exists."
 
 
 class Customer(models.Model):
@@ -128,7 +130,7 @@ class Customer(models.Model):
                 "external_ref",
                 condition=~Q(external_ref=""),
                 name="customer_external_ref_unique",
-                violation_error_message="A customer with this external reference already exists.",
+                violation_error_message=_REF_UNIQUE_MESSAGE,
             ),
         ]
         permissions = [

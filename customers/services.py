@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from customers import privacy
+from customers.access import sees_every_customer
 from customers.models import Customer, Interaction, JourneyStage
 from customers.signals import interactions_logged
 
@@ -47,8 +49,16 @@ def create_customer(
     timezone: str = "",
     notes: str = "",
     survey_opt_out: bool = False,
+    created_by: AbstractBaseUser | None = None,
 ) -> Customer:
-    """Create a customer. Raises ValidationError (duplicate email, bad time zone, …)."""
+    """Create a customer. Raises ValidationError (duplicate email, bad time zone, …).
+
+    In owned mode an agent (`created_by`, who sees only the customers they own) who names no
+    owner becomes the owner: otherwise the customer they just created would be hidden from
+    them. A duplicate then is reported without saying that another's customer exists.
+    """
+    if owner is None and created_by is not None and not sees_every_customer(created_by):
+        owner = created_by
     customer = Customer(
         name=name.strip(),
         email=email.strip(),
@@ -60,14 +70,17 @@ def create_customer(
         notes=notes,
         survey_opt_out=survey_opt_out,
     )
-    customer.full_clean()
+    _full_clean(customer, by=created_by)
     customer.save()
     return customer
 
 
 @transaction.atomic
-def update_customer(*, customer: Customer, **changes: object) -> Customer:
-    """Change the given fields of a customer. Raises ValidationError; unknown fields TypeError."""
+def update_customer(
+    *, customer: Customer, by: AbstractBaseUser | None = None, **changes: object
+) -> Customer:
+    """Change the given fields of a customer. Raises ValidationError (worded for `by`, as in
+    create_customer); unknown fields TypeError."""
     unknown = set(changes) - set(CUSTOMER_FIELDS)
     if unknown:
         raise TypeError(f"Not customer fields: {', '.join(sorted(unknown))}")
@@ -75,9 +88,35 @@ def update_customer(*, customer: Customer, **changes: object) -> Customer:
         setattr(
             customer, field, value.strip() if isinstance(value, str) and field != "notes" else value
         )
-    customer.full_clean()
+    _full_clean(customer, by=by)
     customer.save()
     return customer
+
+
+# A unique email or reference taken by a customer the user may not see: refused (the constraint
+# holds for everyone) without confirming that such a customer exists.
+UNDISCLOSED_DUPLICATE = {
+    "email": "This email address cannot be used. Ask a manager if this customer is yours.",
+    "external_ref": "This reference cannot be used. Ask a manager if this customer is yours.",
+}
+
+
+def _full_clean(customer: Customer, *, by: AbstractBaseUser | None) -> None:
+    try:
+        customer.full_clean()
+    except ValidationError as error:
+        if by is None or sees_every_customer(by) or not hasattr(error, "error_dict"):
+            raise
+        errors = {
+            field: [
+                UNDISCLOSED_DUPLICATE[field] if "already exists" in message else message
+                for message in messages
+            ]
+            if field in UNDISCLOSED_DUPLICATE
+            else messages
+            for field, messages in error.message_dict.items()
+        }
+        raise ValidationError(errors) from None
 
 
 @transaction.atomic

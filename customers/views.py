@@ -54,10 +54,10 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required("customers.add_customer", raise_exception=True)
 def customer_create(request: HttpRequest) -> HttpResponse:
-    form = CustomerForm(request.POST or None)
+    form = CustomerForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            customer = services.create_customer(**form.cleaned_data)
+            customer = services.create_customer(created_by=request.user, **form.cleaned_data)
         except ValidationError as error:
             _apply_errors(form, error)
         else:
@@ -70,10 +70,10 @@ def customer_create(request: HttpRequest) -> HttpResponse:
 @permission_required("customers.change_customer", raise_exception=True)
 def customer_edit(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_customer_for_user(request.user, pk)
-    form = CustomerForm(request.POST or None, instance=customer)
+    form = CustomerForm(request.POST or None, instance=customer, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            services.update_customer(customer=customer, **form.cleaned_data)
+            services.update_customer(customer=customer, by=request.user, **form.cleaned_data)
         except ValidationError as error:
             _apply_errors(form, error)
         else:

@@ -379,7 +379,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # axes logs every log-in at INFO; its warnings (failures, lockouts) stay.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # --- MemoryCRM ----------------------------------------------------------------------------

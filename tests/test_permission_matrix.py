@@ -20,7 +20,7 @@ from interventions.models import Alert, FollowUpTask, Intervention, Rule
 from moments.models import MomentTag, ScoringRequest, TagCategory
 from surveys import services as survey_services
 from surveys.models import Survey
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, UserFactory
 from tests.moments.factories import MomentFactory, ScoredInteractionFactory
 
 pytestmark = pytest.mark.django_db
@@ -256,3 +256,84 @@ def test_get_status_per_role(client, world, name):
             client.force_login(world["users"][role])
         seen.append(client.get(url).status_code)
     assert tuple(seen) == EXPECTED[name], dict(zip(ROLES, seen, strict=True))
+
+
+# --- Owned mode: filters and writes reveal nothing about other agents' customers --------------
+
+OWNED_FILTERS = [
+    ("interactions", "customer"),
+    ("moments", "customer"),
+    ("survey-invitations", "customer"),
+    ("survey-invitations", "interaction"),
+    ("survey-responses", "customer"),
+    ("survey-responses", "interaction"),
+    ("interventions", "customer"),
+    ("interventions", "interaction"),
+    ("alerts", "customer"),
+    ("tasks", "customer"),
+]
+
+
+@pytest.mark.parametrize(("resource", "param"), OWNED_FILTERS)
+def test_owned_mode_filters_answer_alike_for_anothers_customer_and_none(
+    owned_visibility, agent_api, resource, param
+):
+    """`?customer=<another agent's customer>` answers exactly as `?customer=<no such id>`:
+    neither says whether that customer exists."""
+    theirs = ScoredInteractionFactory(customer=CustomerFactory(owner=UserFactory(role="Agent")))
+    other_id = theirs.customer_id if param == "customer" else theirs.pk
+    url = f"/api/v1/{resource}/"
+    for_theirs = agent_api.get(url, {param: other_id})
+    for_nothing = agent_api.get(url, {param: 99_999_999})
+    assert for_theirs.status_code == for_nothing.status_code
+    assert for_theirs.json() == for_nothing.json()
+
+
+def test_owned_mode_an_agent_owns_the_customer_they_create_through_the_api(
+    owned_visibility, agent, agent_api
+):
+    created = agent_api.post("/api/v1/customers/", {"name": "New Customer"}, format="json")
+    assert created.status_code == 201
+    assert created.json()["owner"] == agent.pk
+    assert agent_api.get(f"/api/v1/customers/{created.json()['id']}/").status_code == 200
+
+
+def test_owned_mode_an_agent_owns_the_customer_they_create_on_the_page(
+    owned_visibility, agent, agent_client
+):
+    response = agent_client.post(reverse("customer-create"), {"name": "New Customer"})
+    assert response.status_code == 302
+    assert agent_client.get(response["Location"]).status_code == 200
+
+
+def test_owned_mode_a_named_owner_is_kept(owned_visibility, manager, agent_api):
+    created = agent_api.post(
+        "/api/v1/customers/", {"name": "Handed over", "owner": manager.pk}, format="json"
+    )
+    assert created.json()["owner"] == manager.pk
+
+
+@pytest.mark.parametrize("field", ["email", "external_ref"])
+def test_owned_mode_a_duplicate_of_anothers_customer_does_not_say_it_exists(
+    owned_visibility, agent_api, agent_client, field
+):
+    CustomerFactory(
+        owner=UserFactory(role="Agent"), email="taken@example.com", external_ref="CRM-7"
+    )
+    value = {"email": "taken@example.com", "external_ref": "CRM-7"}[field]
+    response = agent_api.post("/api/v1/customers/", {"name": "X", field: value}, format="json")
+    assert response.status_code == 400
+    message = " ".join(response.json()[field])
+    assert "exist" not in message and "already" not in message
+    page = agent_client.post(reverse("customer-create"), {"name": "X", field: value})
+    assert page.status_code == 200
+    assert "already exists" not in page.content.decode()
+    assert message in page.content.decode()
+
+
+def test_a_duplicate_email_still_says_so_to_who_sees_every_customer(manager_api):
+    CustomerFactory(email="taken@example.com")
+    response = manager_api.post(
+        "/api/v1/customers/", {"name": "X", "email": "taken@example.com"}, format="json"
+    )
+    assert response.json()["email"] == ["A customer with this email already exists."]

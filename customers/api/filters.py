@@ -8,17 +8,36 @@ from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from rest_framework.filters import OrderingFilter
 
-from customers.access import customers_visible_to
+from customers.access import customers_visible_to, interactions_visible_to
 from customers.models import Customer, Interaction
 from memorycrm.lib.api import IsoDateTimeFilter
 
 
-def _visible_customers(request) -> QuerySet[Customer]:
-    # A filter value naming a customer the user may not see is "not a valid choice", exactly
-    # like an id that does not exist: the API never confirms that another's customer exists.
+def visible_customers(request) -> QuerySet[Customer]:
+    """The choices of every `?customer=` filter (as `queryset=visible_customers`).
+
+    A filter value naming a customer the user may not see is "not a valid choice", exactly
+    like an id that does not exist: the API never confirms that another's customer exists."""
     if request is None:
         return Customer.objects.none()
     return customers_visible_to(request.user)
+
+
+def visible_interactions(request) -> QuerySet[Interaction]:
+    """The choices of every `?interaction=` filter: as visible_customers."""
+    if request is None:
+        return Interaction.objects.none()
+    return interactions_visible_to(request.user)
+
+
+def customer_filter() -> filters.ModelChoiceFilter:
+    return filters.ModelChoiceFilter(queryset=visible_customers, label="Id of the customer.")
+
+
+def interaction_filter(field_name: str = "interaction") -> filters.ModelChoiceFilter:
+    return filters.ModelChoiceFilter(
+        field_name=field_name, queryset=visible_interactions, label="Id of the interaction."
+    )
 
 
 class StableOrderingFilter(OrderingFilter):
@@ -79,7 +98,7 @@ class CustomerFilter(filters.FilterSet):
 
 
 class InteractionFilter(filters.FilterSet):
-    customer = filters.ModelChoiceFilter(queryset=_visible_customers, label="Id of the customer.")
+    customer = customer_filter()
     channel = filters.ChoiceFilter(choices=Interaction.Channel.choices)
     direction = filters.ChoiceFilter(choices=Interaction.Direction.choices)
     stage = filters.CharFilter(

@@ -121,11 +121,13 @@ class CustomerViewSet(MethodBeforePermissionMixin, viewsets.ModelViewSet):
         return customers_visible_to(self.request.user)
 
     def perform_create(self, serializer: CustomerSerializer) -> None:
-        serializer.instance = services.create_customer(**serializer.validated_data)
+        serializer.instance = services.create_customer(
+            created_by=self.request.user, **serializer.validated_data
+        )
 
     def perform_update(self, serializer: CustomerSerializer) -> None:
         serializer.instance = services.update_customer(
-            customer=serializer.instance, **serializer.validated_data
+            customer=serializer.instance, by=self.request.user, **serializer.validated_data
         )
 
     def get_permissions(self):

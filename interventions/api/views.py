@@ -15,6 +15,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from customers.api.filters import customer_filter, interaction_filter
 from customers.api.views import MethodBeforePermissionMixin
 from interventions import services
 from interventions.access import alerts_for, interventions_visible_to, rules_visible_to, tasks_for
@@ -59,6 +60,9 @@ class InterventionFilter(django_filters.FilterSet):
     rule = django_filters.CharFilter(field_name="rule__slug")
     scheduled_after = IsoDateTimeFilter(field_name="scheduled_for", lookup_expr="gte")
     scheduled_before = IsoDateTimeFilter(field_name="scheduled_for", lookup_expr="lt")
+    # Owned mode: another agent's customer is "not a valid choice", as a missing one is.
+    customer = customer_filter()
+    interaction = interaction_filter()
 
     class Meta:
         model = Intervention
@@ -98,6 +102,8 @@ class AlertFilter(django_filters.FilterSet):
     severity = django_filters.ChoiceFilter(
         choices=[(name, name) for name in ALERT_SEVERITIES], method="filter_severity"
     )
+    customer = customer_filter()
+    interaction = interaction_filter()
 
     class Meta:
         model = Alert
@@ -153,6 +159,7 @@ class AlertViewSet(MethodBeforePermissionMixin, viewsets.ReadOnlyModelViewSet):
 
 class TaskFilter(django_filters.FilterSet):
     open = django_filters.BooleanFilter(field_name="done_at", lookup_expr="isnull")
+    customer = customer_filter()
 
     class Meta:
         model = FollowUpTask

@@ -12,7 +12,7 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response as APIResponse
 
-from customers.api.filters import StableOrderingFilter
+from customers.api.filters import StableOrderingFilter, customer_filter, interaction_filter
 from customers.api.views import MethodBeforePermissionMixin
 from customers.models import JourneyStage
 from memorycrm.lib.api import IdFilter, IsoDateTimeFilter
@@ -40,6 +40,10 @@ class InvitationFilter(filters.FilterSet):
     created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     answered = filters.BooleanFilter(field_name="answered_at", lookup_expr="isnull", exclude=True)
+    # Owned mode: another agent's customer or interaction is "not a valid choice", as a
+    # missing one is (customers.api.filters).
+    customer = customer_filter()
+    interaction = interaction_filter()
 
     class Meta:
         model = Invitation
@@ -100,6 +104,7 @@ class ResponseFilter(filters.FilterSet):
         field_name="invitation__interaction__stage", queryset=JourneyStage.objects.all()
     )
     q = filters.CharFilter(field_name="answer", lookup_expr="icontains")
+    customer = customer_filter()
 
     class Meta:
         model = Response
