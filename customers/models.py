@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -283,6 +283,17 @@ class Interaction(ScoredText):
             errors["body"] = "Write a subject or a body: an empty interaction says nothing."
         if self.occurred_at and self.occurred_at > now() + timedelta(days=1):
             errors["occurred_at"] = "An interaction cannot happen more than a day in the future."
+        earliest = date.fromisoformat(settings.INTERACTION_EARLIEST)
+        if self.occurred_at and self.occurred_at < datetime.combine(
+            earliest, datetime.min.time(), tzinfo=UTC
+        ):
+            errors["occurred_at"] = f"An interaction cannot be dated before {earliest:%Y-%m-%d}."
+        cap = settings.INTERACTION_BODY_MAX_CHARS
+        if len(self.body) > cap:
+            errors["body"] = (
+                f"The body is limited to {cap:,} characters (this one has {len(self.body):,}): "
+                "shorten it or keep long documents elsewhere."
+            )
         if errors:
             raise ValidationError(errors)
 

@@ -304,7 +304,9 @@ CONTENT_SECURITY_POLICY = {
 SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 # Prometheus scrapes /metrics with `Authorization: Bearer <METRICS_TOKEN>` (unset: admins only).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 25 * 1024 * 1024)
+# Largest request body other than uploaded files (a form, a JSON body): 413 above it. CSV imports
+# are files (IMPORT_MAX_BYTES); the largest JSON body is a sentiment batch (64 x 20,000 chars).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -320,6 +322,12 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
+    ],
+    # JSON nested too deep for the parser is a 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": [
+        "memorycrm.lib.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -392,6 +400,10 @@ CUSTOMER_PAGE_SIZE = env_int("CUSTOMER_PAGE_SIZE", 25)
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 # A header wider than this rejects the file (our formats have about ten columns).
 IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 200)
+# Interactions (every write path: page, API, CSV import): dated from this day (UTC) to a day
+# ahead; a body of at most this many characters (a long email thread fits).
+INTERACTION_EARLIEST = os.environ.get("INTERACTION_EARLIEST", "1970-01-01")
+INTERACTION_BODY_MAX_CHARS = env_int("INTERACTION_BODY_MAX_CHARS", 100_000)
 
 # Sentiment (see moments/sentiment): the trained model lives in DATA_DIR/models/.
 SENTIMENT_MODEL_DIR = Path(os.environ.get("SENTIMENT_MODEL_DIR") or DATA_DIR / "models")

@@ -69,7 +69,8 @@ class ReportFilterForm(forms.Form):
         required=False, choices=[("", "(any sentiment)"), *Interaction.Sentiment.choices]
     )
     q = forms.CharField(required=False, max_length=100, label="Answer contains")
-    page = forms.IntegerField(required=False, min_value=1)
+    # Bounded: a 30-digit page number overflowed the SQL OFFSET (a 500).
+    page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
 
     def filters(self) -> ReportFilters:
         data = self.cleaned_data if self.is_valid() else {}

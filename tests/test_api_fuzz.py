@@ -236,3 +236,22 @@ def test_datetime_filters_take_any_offset_python_takes(manager_api, url, name):
     response = manager_api.get(url, {name: "9999-12-31T23:59:59-23:59"})
     assert response.status_code == 400
     assert name in response.json()
+
+
+def test_a_deeply_nested_json_body_is_a_400(agent_api):
+    body = "[" * 50_000 + "]" * 50_000
+    response = agent_api.post("/api/v1/interactions/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested" in response.json()["detail"]
+
+
+def test_a_json_body_over_the_upload_limit_is_a_413(agent_api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    body = '{"subject": "' + "x" * 20_000 + '"}'
+    response = agent_api.post("/api/v1/interactions/", body, content_type="application/json")
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("url", ["/api/v1/customers/", "/api/v1/survey-responses/"])
+def test_a_page_number_beyond_every_page_is_a_404_not_a_500(manager_api, url):
+    assert manager_api.get(url, {"page": "9" * 30}).status_code == 404

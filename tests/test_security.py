@@ -1,6 +1,6 @@
 """Log-in lockout (django-axes) on every log-in path, and the client address behind a proxy."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -207,3 +207,86 @@ def test_the_lockout_records_the_address_the_proxy_saw(client, agent, settings):
         HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.5",
     )
     assert AccessAttempt.objects.get(username="agent").ip_address == "203.0.113.5"
+
+
+# --- Bounded input: dates, text size, page numbers -----------------------------------------
+
+INTERACTIONS = "/api/v1/interactions/"
+
+
+def _interaction(customer, **overrides):
+    body = {"customer": customer.pk, "channel": "email", "subject": "Hi", "body": "Hello"}
+    body.update(overrides)
+    return body
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z"])
+def test_the_api_refuses_an_interaction_before_1970(agent_api, customer, when):
+    response = agent_api.post(INTERACTIONS, _interaction(customer, occurred_at=when), format="json")
+    assert response.status_code == 400
+    assert "1970" in " ".join(response.json()["occurred_at"])
+
+
+def test_the_earliest_date_is_configurable(agent_api, customer, settings):
+    settings.INTERACTION_EARLIEST = "2000-01-01"
+    when = "1999-06-01T00:00:00Z"
+    response = agent_api.post(INTERACTIONS, _interaction(customer, occurred_at=when), format="json")
+    assert "2000-01-01" in " ".join(response.json()["occurred_at"])
+    ok = _interaction(customer, occurred_at="2000-01-01T00:00:00Z")
+    assert agent_api.post(INTERACTIONS, ok, format="json").status_code == 201
+
+
+def test_the_page_refuses_an_interaction_in_year_1(agent_client, customer):
+    response = agent_client.post(
+        reverse("interaction-create", args=[customer.pk]),
+        {
+            "channel": "call",
+            "direction": "inbound",
+            "occurred_at": "0001-01-01T00:00",
+            "subject": "Old",
+            "body": "Very old",
+        },
+    )
+    assert response.status_code == 200
+    assert "1970" in response.content.decode()
+    assert not customer.interactions.exists()
+
+
+def test_the_csv_import_refuses_an_interaction_in_year_1(customer):
+    from customers import imports
+    from customers.models import ImportJob
+
+    text = (
+        "customer_email,channel,occurred_at,subject\n"
+        f"{customer.email},email,0001-01-01T00:00:00Z,Old\n"
+    )
+    job = ImportJob.objects.create(kind="interactions", filename="i.csv", content=text)
+    job = imports.run_import_job(job_id=job.pk)
+    assert job.error_count == 1
+    assert "1970" in job.errors[0]["reason"]
+
+
+def test_promoting_an_interaction_stored_in_year_1_is_no_500(agent_api, customer):
+    """Rows stored before the bound existed are still there: promoting one must not crash."""
+    from tests.moments.factories import ScoredInteractionFactory
+
+    old = ScoredInteractionFactory(customer=customer, occurred_at=datetime(1, 1, 1, tzinfo=UTC))
+    response = agent_api.post("/api/v1/moments/", {"interaction": old.pk}, format="json")
+    assert response.status_code in (201, 400), response.content
+
+
+def test_a_long_email_fits_in_an_interaction_body(agent_api, customer):
+    body = _interaction(customer, body="x" * 100_000)
+    assert agent_api.post(INTERACTIONS, body, format="json").status_code == 201
+
+
+def test_an_interaction_body_over_the_cap_is_refused_clearly(agent_api, customer):
+    body = _interaction(customer, body="x" * 100_001)
+    response = agent_api.post(INTERACTIONS, body, format="json")
+    assert response.status_code == 400
+    assert "100,000" in " ".join(response.json()["body"])
+
+
+def test_a_huge_report_page_number_is_no_500(manager_client):
+    response = manager_client.get("/surveys/report/", {"page": "9" * 30})
+    assert response.status_code == 200

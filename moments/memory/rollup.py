@@ -161,14 +161,24 @@ def _recompute(runs: list[Span], *, now: datetime | None = None) -> int:
         return _replace(runs, now or timezone.now(), using)
 
 
+def _shifted(moment: datetime, delta: timedelta) -> datetime:
+    """moment + delta, held within datetime's range: a row stored in year 1 (before dates were
+    bounded) must not overflow the rollup."""
+    try:
+        return moment + delta
+    except OverflowError:
+        edge = datetime.min if delta < timedelta(0) else datetime.max
+        return edge.replace(tzinfo=moment.tzinfo)
+
+
 def _replace(runs: list[Span], now: datetime, using: str) -> int:
     _lock(runs, using)
     rows, source = Q(), Q()
     for first, last in runs:
         rows |= Q(day__gte=first, day__lte=last)
         source |= Q(
-            occurred_at__gte=day_start(first) - MARGIN,
-            occurred_at__lt=day_start(last + timedelta(days=1)) + MARGIN,
+            occurred_at__gte=_shifted(day_start(first), -MARGIN),
+            occurred_at__lt=_shifted(day_start(last), timedelta(days=1) + MARGIN),
             rollup_day__gte=first,
             rollup_day__lte=last,
         )
