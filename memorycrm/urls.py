@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from memorycrm import ops
 from memorycrm.api import router
+from memorycrm.views import PasswordResetConfirmView
 
 # Under /api/ an unmatched URL is a JSON 404, like every other API error.
 handler404 = "memorycrm.lib.api.page_not_found"
@@ -20,6 +21,23 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Password reset by email (templates/registration/password_reset_*.html).
+    path("accounts/password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "accounts/password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("admin/", admin.site.urls),
     path("health/", ops.health, name="health"),
     path("metrics", ops.metrics, name="metrics"),

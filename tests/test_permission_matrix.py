@@ -80,6 +80,10 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "schema": (UNAUTH, OK, OK, OK, OK),
     "api-docs": (UNAUTH, OK, OK, OK, OK),
     "rest_framework:login": (OK, OK, OK, OK, OK),
+    "password_reset": (OK, OK, OK, OK, OK),
+    "password_reset_done": (OK, OK, OK, OK, OK),
+    "password_reset_confirm": (OK, OK, OK, OK, OK),  # an invalid link says so
+    "password_reset_complete": (OK, OK, OK, OK, OK),
     "rest_framework:logout": (M, M, M, M, M),
     # For load balancers (statuses only) and Prometheus (token or admin): memorycrm/ops.py.
     "health": (OK, OK, OK, OK, OK),
@@ -242,6 +246,7 @@ def world(agent, manager, admin_user, no_role_user):
             "api-task-detail": [task.pk],
             "api-task-done": [task.pk],
             "api-sentiment-results": [str(scoring.pk)],
+            "password_reset_confirm": ["MQ", "not-a-token"],
         },
     }
 

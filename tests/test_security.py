@@ -290,3 +290,62 @@ def test_an_interaction_body_over_the_cap_is_refused_clearly(agent_api, customer
 def test_a_huge_report_page_number_is_no_500(manager_client):
     response = manager_client.get("/surveys/report/", {"page": "9" * 30})
     assert response.status_code == 200
+
+
+# --- Password reset by email -------------------------------------------------------------------
+
+
+def _reset_link(mail) -> str:
+    import re
+
+    (message,) = mail.outbox
+    return re.search(r"https?://[^/\s]+(/accounts/reset/\S+/)", message.body).group(1)
+
+
+def test_the_login_page_links_to_password_reset(client):
+    page = client.get(reverse("login")).content.decode()
+    assert f'href="{reverse("password_reset")}"' in page
+
+
+def test_a_user_resets_their_password_by_email(client, agent, mailoutbox):
+    from django.core import mail
+
+    agent.email = "agent@example.com"
+    agent.save()
+    response = client.post(reverse("password_reset"), {"email": "AGENT@example.com"})
+    assert response.status_code == 302
+    assert mail.outbox[0].to == ["agent@example.com"]
+    form = client.get(_reset_link(mail), follow=True)
+    assert form.status_code == 200
+    assert 'name="new_password1"' in form.content.decode()
+    done = client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "a-new-long-passphrase", "new_password2": "a-new-long-passphrase"},
+    )
+    assert done.status_code == 302
+    assert _post(client, "/accounts/login/", "agent", "a-new-long-passphrase").status_code == 302
+
+
+def test_an_unknown_address_gets_the_same_answer_and_no_email(client, agent, mailoutbox):
+    from django.core import mail
+
+    response = client.post(reverse("password_reset"), {"email": "nobody@example.com"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("password_reset_done")
+    assert mail.outbox == []
+
+
+def test_a_password_reset_lifts_the_lockout(client, agent, mailoutbox):
+    from django.core import mail
+
+    agent.email = "agent@example.com"
+    agent.save()
+    for _ in range(3):
+        _fail(client, username="agent")
+    client.post(reverse("password_reset"), {"email": "agent@example.com"})
+    form = client.get(_reset_link(mail), follow=True)
+    client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "a-new-long-passphrase", "new_password2": "a-new-long-passphrase"},
+    )
+    assert _post(client, "/accounts/login/", "agent", "a-new-long-passphrase").status_code == 302
