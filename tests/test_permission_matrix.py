@@ -275,6 +275,7 @@ OWNED_FILTERS = [
     ("interventions", "customer"),
     ("interventions", "interaction"),
     ("alerts", "customer"),
+    ("alerts", "interaction"),
     ("tasks", "customer"),
 ]
 
