@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -125,4 +126,44 @@ def reasons(
             )
     for rule_name, phrase in matched_rules:
         found.append({"reason": TAG_RULE, "detail": f'rule "{rule_name}" matched "{phrase}"'})
+    return found
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One scored interaction of a customer, as detection sees it."""
+
+    id: int
+    occurred_at: datetime
+    score: float | None
+    confidence: float | None
+    stage_name: str | None = None
+    stage_is_critical: bool = False
+    matched_rules: tuple[tuple[str, str], ...] = ()  # (rule name, matched phrase)
+
+
+def detect_history(facts: Sequence[Fact], *, thresholds: Thresholds) -> dict[int, list[dict]]:
+    """Which of a customer's scored interactions are moments, and why: ``{id: reasons}``.
+
+    ``facts``: every scored interaction of one customer, oldest first. The answer depends only
+    on that set, never on the order in which its parts were scored or detected: the services
+    run it over the whole history each time one of its interactions is scored.
+    """
+    found: dict[int, list[dict]] = {}
+    scores: list[float] = []  # the scores before the current fact, oldest first
+    for fact in facts:
+        previous = scores[::-1][: thresholds.baseline_window]
+        why = reasons(
+            score=fact.score,
+            confidence=fact.confidence,
+            stage_name=fact.stage_name,
+            stage_is_critical=fact.stage_is_critical,
+            previous_scores=previous,
+            matched_rules=fact.matched_rules,
+            thresholds=thresholds,
+        )
+        if why:
+            found[fact.id] = why
+        if fact.score is not None:
+            scores.append(fact.score)
     return found

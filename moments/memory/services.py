@@ -12,10 +12,9 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from customers.models import Interaction, JourneyStage
+from customers.models import Customer, Interaction, JourneyStage
 from memorycrm.lib.queue import queue_with
 from moments import signals
 from moments.memory import detection, rollup
@@ -65,84 +64,125 @@ def _merge_reasons(existing: list[dict], new: Iterable[dict]) -> list[dict]:
 # --- Detection ----------------------------------------------------------------------------
 
 
-def _previous_scores(interaction: Interaction, window: int) -> list[float]:
-    return list(
-        Interaction.objects.filter(
-            customer_id=interaction.customer_id,
-            sentiment_score__isnull=False,
-            scored_at__isnull=False,
+def _history(customer_id: int, rules: list[TagRule]) -> list[detection.Fact]:
+    """Every scored interaction of a customer, oldest first, as detection sees it."""
+    interactions = (
+        Interaction.objects.filter(customer_id=customer_id, scored_at__isnull=False)
+        .select_related("stage")
+        .order_by("occurred_at", "pk")
+    )
+    return [
+        detection.Fact(
+            id=i.pk,
+            occurred_at=i.occurred_at,
+            score=i.sentiment_score,
+            confidence=i.sentiment_confidence,
+            stage_name=i.stage.name if i.stage else None,
+            stage_is_critical=bool(i.stage and i.stage.is_critical),
+            matched_rules=tuple(
+                (rule.name, phrase)
+                for rule, phrase in detection.matched_rules(i.text, rules, stage_id=i.stage_id)
+            ),
         )
-        .filter(
-            Q(occurred_at__lt=interaction.occurred_at)
-            | Q(occurred_at=interaction.occurred_at, pk__lt=interaction.pk)
-        )
-        .order_by("-occurred_at", "-pk")
-        .values_list("sentiment_score", flat=True)[:window]
+        for i in interactions
+    ]
+
+
+def _vouched(moment: Moment) -> bool:
+    """A person stands behind this moment (an agent made it, or tagged it), or the customer
+    recalled it in a survey answer: detection never takes it back."""
+    return bool(
+        moment.created_by_id
+        or detection.AGENT in moment.reason_codes
+        or moment.recalled_at
+        or moment.taggings.filter(source="agent").exists()
     )
 
 
 @transaction.atomic
 def detect_moments(*, interaction_ids: Iterable[int]) -> list[Moment]:
-    """Make moments of the scored interactions that qualify (peak, swing, critical stage, tag
-    rule; see moments/memory/detection.py), store why, add the rules' tags, then refresh the
-    recall and balance of each customer concerned (a new moment refreshes earlier ones on the
-    same tag).
+    """Detect the moments of the customers of these (scored) interactions: which qualify
+    (see moments/memory/detection.py), why, the rules' tags, then refresh the recall and
+    balance of each customer concerned (a new moment refreshes earlier ones on the same tag).
+
+    Detection runs over each customer's whole scored history, so the result never depends on
+    the order interactions were scored in: an interaction scored late changes the baseline of
+    the later ones, which are detected again with it. A moment detection made earlier that no
+    longer qualifies is taken back, unless a person or the customer vouched for it (an agent
+    made or tagged it, the customer recalled it). Concurrent detections of one customer wait
+    for each other (the customer row is locked), so the last one sees every score.
 
     Idempotent: an interaction that is already a moment gets its reasons updated; one an agent
-    dismissed stays dismissed. Returns the moments created or updated.
+    dismissed stays dismissed. Returns the moments of ``interaction_ids`` created or updated.
     """
     thresholds = detection.Thresholds.from_settings()
     rules = active_tag_rules()
-    interactions = list(
-        Interaction.objects.filter(pk__in=list(interaction_ids), scored_at__isnull=False)
-        .select_related("stage")
-        .order_by("customer_id", "occurred_at", "pk")
+    asked = set(interaction_ids)
+    customer_ids = sorted(
+        set(
+            Interaction.objects.filter(pk__in=list(asked), scored_at__isnull=False).values_list(
+                "customer_id", flat=True
+            )
+        )
     )
-    existing = {
-        m.interaction_id: m
-        for m in Moment.objects.filter(interaction_id__in=[i.pk for i in interactions])
-    }
+    list(Customer.objects.select_for_update().filter(pk__in=customer_ids).order_by("pk"))
     touched: list[Moment] = []
     created: list[int] = []
-    for interaction in interactions:
-        moment = existing.get(interaction.pk)
-        if moment is not None and moment.dismissed:
-            continue  # the agent's decision stands
-        text = interaction.text
-        matched = detection.matched_rules(text, rules, stage_id=interaction.stage_id)
-        found = detection.reasons(
-            score=interaction.sentiment_score,
-            confidence=interaction.sentiment_confidence,
-            stage_name=interaction.stage.name if interaction.stage else None,
-            stage_is_critical=bool(interaction.stage and interaction.stage.is_critical),
-            previous_scores=_previous_scores(interaction, thresholds.baseline_window),
-            matched_rules=[(rule.name, phrase) for rule, phrase in matched],
-            thresholds=thresholds,
-        )
-        if not found:
-            continue
-        if moment is None:
-            moment = Moment(
-                customer_id=interaction.customer_id,
-                interaction=interaction,
-                stage=interaction.stage,
-                occurred_at=interaction.occurred_at,
-            )
-            is_new = True
-        else:
-            is_new = False
-        _save_detected(moment, found=found, matched=matched, is_new=is_new)
-        touched.append(moment)
-        if is_new:
-            created.append(moment.pk)
-    _after_detection(touched=touched, created=created)
+    changed: list[int] = []
+    for customer_id in customer_ids:
+        history = _history(customer_id, rules)
+        decided = detection.detect_history(history, thresholds=thresholds)
+        existing = {
+            m.interaction_id: m
+            for m in Moment.objects.filter(customer_id=customer_id, interaction__isnull=False)
+        }
+        rules_by_name = {rule.name: rule for rule in rules}
+        interactions = Interaction.objects.select_related("stage").in_bulk(list(decided))
+        for fact in history:
+            moment = existing.get(fact.id)
+            found = decided.get(fact.id)
+            if moment is not None and moment.dismissed:
+                continue  # the agent's decision stands
+            if not found:
+                if moment is not None and not _vouched(moment):
+                    moment.delete()  # no longer qualifies (its history changed)
+                    changed.append(customer_id)
+                continue
+            is_new = moment is None
+            if is_new:
+                interaction = interactions[fact.id]
+                moment = Moment(
+                    customer_id=customer_id,
+                    interaction=interaction,
+                    stage=interaction.stage,
+                    occurred_at=interaction.occurred_at,
+                )
+            matched = [
+                (rules_by_name[name], phrase)
+                for name, phrase in fact.matched_rules
+                if name in rules_by_name
+            ]
+            _save_detected(moment, found=found, matched=matched, is_new=is_new, replace=True)
+            changed.append(customer_id)
+            if fact.id in asked:
+                touched.append(moment)
+            if is_new:
+                created.append(moment.pk)
+    _after_detection(customer_ids=sorted(set(changed)), created=created)
     return touched
 
 
-def _save_detected(moment: Moment, *, found: list[dict], matched: list, is_new: bool) -> None:
-    """Store a detected moment: its reasons grow, its detector is named unless an agent made
-    it, and the matched tag rules' tags are added (never twice)."""
-    moment.reasons = _merge_reasons(moment.reasons, found)
+def _save_detected(
+    moment: Moment, *, found: list[dict], matched: list, is_new: bool, replace: bool = False
+) -> None:
+    """Store a detected moment: its reasons grow (``replace``: detection's reasons are the ones
+    found now, an agent's stay), its detector is named unless an agent made it, and the matched
+    tag rules' tags are added (never twice)."""
+    if replace:
+        kept = [r for r in moment.reasons if r.get("reason") == detection.AGENT]
+        moment.reasons = _merge_reasons(kept, found)
+    else:
+        moment.reasons = _merge_reasons(moment.reasons, found)
     if is_new or not moment.created_by_id:
         moment.detected_by = _detected_by(moment.reasons)
     moment.full_clean()
@@ -153,10 +193,9 @@ def _save_detected(moment: Moment, *, found: list[dict], matched: list, is_new: 
         )
 
 
-def _after_detection(*, touched: list[Moment], created: list[int]) -> None:
+def _after_detection(*, customer_ids: list[int], created: list[int]) -> None:
     """Refresh the recall and balance of each customer concerned, then their rollup days all
     at once (one recomputation, its locks taken in order), and announce the new moments."""
-    customer_ids = sorted({m.customer_id for m in touched})
     for customer_id in customer_ids:
         refresh_customer_memory(customer_id=customer_id, rollup=False)
     rollup.refresh_customers(customer_ids)
@@ -261,7 +300,7 @@ def detect_answer_moments(*, answers: Sequence[Answer]) -> list[Moment | None]:
         touched.append(moment)
         if is_new:
             created.append(moment.pk)
-    _after_detection(touched=touched, created=created)
+    _after_detection(customer_ids=sorted({m.customer_id for m in touched}), created=created)
     return results
 
 

@@ -243,3 +243,46 @@ def test_sentiment_correction_queues_detection(customer, agent, django_capture_o
     assert len(queued) == 1
     memory_tasks.detect_moments([interaction.pk])
     assert Moment.objects.get(interaction=interaction).reason_codes == ["peak"]
+
+
+def _moments_by_interaction():
+    return {m.interaction_id: sorted(m.reason_codes) for m in Moment.objects.all()}
+
+
+def test_detection_does_not_depend_on_the_order_slices_are_scored_in(customer):
+    """Workers score slices of a backlog in any order: detecting each slice as it is scored,
+    latest slice first, ends where detecting everything at once does (the baseline of a later
+    interaction includes earlier ones scored after it)."""
+    # Alone, the last slice's baseline is -0.30 and +0.45 is no swing from it; after the
+    # first slice, the baseline is -0.41 and it is.
+    scores = [-0.5, -0.5, -0.5, -0.5, -0.3, -0.3, -0.3, 0.45]
+    history = [
+        _scored(customer, score, days_ago=40 - 3 * n, scored_at=None)
+        for n, score in enumerate(scores)
+    ]
+    slices = [history[0:4], history[4:8]]
+    for part in reversed(slices):
+        for interaction in part:
+            interaction.scored_at = interaction.occurred_at
+            interaction.save(update_fields=["scored_at"])
+        _detect(*part)
+    in_slices = _moments_by_interaction()
+    Moment.objects.all().delete()
+    _detect(*history)
+    assert in_slices == _moments_by_interaction()
+    assert in_slices  # there is something to compare
+
+
+def test_a_moment_whose_history_changed_is_taken_back(customer):
+    dip = _scored(customer, -0.4, days_ago=1)
+    for day in (10, 9, 8):
+        _scored(customer, 0.5, days_ago=day, scored_at=None)
+    history = list(customer.interactions.filter(scored_at__isnull=True))
+    customer.interactions.filter(scored_at__isnull=True).update(scored_at=NOW)
+    _detect(*history)  # the baseline is known now: the dip is a swing from it
+    assert _reasons(dip) == ["swing"]
+    for interaction in history:
+        interaction.sentiment_score = -0.4
+        interaction.save(update_fields=["sentiment_score"])
+    _detect(*history)  # rescored: no swing any more
+    assert not Moment.objects.filter(interaction=dip).exists()
