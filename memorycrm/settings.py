@@ -436,11 +436,20 @@ SENTIMENT_API_WAIT_SECONDS = env_float("SENTIMENT_API_WAIT_SECONDS", 0 if TESTIN
 SENTIMENT_API_RESULT_HOURS = env_int("SENTIMENT_API_RESULT_HOURS", 24)
 
 # Memory moments (see moments/memory/scoring.py and docs/memory-model.md)
-# Detection: a moment when |score| x confidence >= PEAK, |score - baseline| >= SWING (baseline =
-# mean of the customer's previous BASELINE_WINDOW scored interactions, at least BASELINE_MIN of
-# them), or a critical stage with |score| >= NEUTRAL_BAND; or a tag rule matches.
+# Detection (docs/memory-model.md, "Detection"): only the customer's own words (inbound). A
+# moment when weight = |score| x confidence x min(1, words / FULL_TEXT_WORDS) x boosts >= PEAK
+# (boosts: CRITICAL_STAGE_BOOST on a critical stage, TAG_RULE_BOOST when a tag rule matches), or
+# |score - baseline| >= SWING with |score| x confidence x substance >= SWING_FLOOR (baseline =
+# mean of the customer's previous BASELINE_WINDOW inbound scores, at least BASELINE_MIN of
+# them). Then at most BUDGET detected moments per customer in any BUDGET_DAYS, weightiest first.
 MEMORY_PEAK_THRESHOLD = env_float("MEMORY_PEAK_THRESHOLD", 0.6)
 MEMORY_SWING_THRESHOLD = env_float("MEMORY_SWING_THRESHOLD", 0.8)
+MEMORY_SWING_FLOOR = env_float("MEMORY_SWING_FLOOR", 0.3)
+MEMORY_FULL_TEXT_WORDS = env_int("MEMORY_FULL_TEXT_WORDS", 40)
+MEMORY_CRITICAL_STAGE_BOOST = env_float("MEMORY_CRITICAL_STAGE_BOOST", 1.5)
+MEMORY_TAG_RULE_BOOST = env_float("MEMORY_TAG_RULE_BOOST", 1.25)
+MEMORY_BUDGET = env_int("MEMORY_BUDGET", 2)
+MEMORY_BUDGET_DAYS = env_int("MEMORY_BUDGET_DAYS", 30)
 MEMORY_BASELINE_WINDOW = env_int("MEMORY_BASELINE_WINDOW", 10)
 MEMORY_BASELINE_MIN = env_int("MEMORY_BASELINE_MIN", 3)
 MEMORY_NEUTRAL_BAND = env_float("MEMORY_NEUTRAL_BAND", 0.2)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -32,19 +32,38 @@ PEAK, SWING, CRITICAL_STAGE, TAG_RULE, AGENT = (
 class Thresholds:
     peak: float = 0.6
     swing: float = 0.8
+    swing_floor: float = 0.3
     neutral_band: float = 0.2
     baseline_window: int = 10
     baseline_min: int = 3
+    full_text_words: int = 40
+    critical_stage_boost: float = 1.5
+    tag_rule_boost: float = 1.25
+    budget: int = 2
+    budget_days: int = 30
 
     @classmethod
     def from_settings(cls) -> Thresholds:
         return cls(
             peak=settings.MEMORY_PEAK_THRESHOLD,
             swing=settings.MEMORY_SWING_THRESHOLD,
+            swing_floor=settings.MEMORY_SWING_FLOOR,
             neutral_band=settings.MEMORY_NEUTRAL_BAND,
             baseline_window=settings.MEMORY_BASELINE_WINDOW,
             baseline_min=settings.MEMORY_BASELINE_MIN,
+            full_text_words=settings.MEMORY_FULL_TEXT_WORDS,
+            critical_stage_boost=settings.MEMORY_CRITICAL_STAGE_BOOST,
+            tag_rule_boost=settings.MEMORY_TAG_RULE_BOOST,
+            budget=settings.MEMORY_BUDGET,
+            budget_days=settings.MEMORY_BUDGET_DAYS,
         )
+
+
+_WORD = re.compile(r"\w+")
+
+
+def word_count(text: str) -> int:
+    return len(_WORD.findall(text))
 
 
 @lru_cache(maxsize=1024)
@@ -82,7 +101,34 @@ def baseline(previous_scores: Sequence[float], *, minimum: int) -> float | None:
     return sum(previous_scores) / len(previous_scores)
 
 
-def reasons(
+@dataclass(frozen=True)
+class Weight:
+    """How strongly a text is likely to stay with the customer, and why."""
+
+    intensity: float  # |score| x confidence: the sentiment, as sure as the model is
+    substance: float  # min(1, words / FULL_TEXT_WORDS): a few words are little evidence
+    boost: float  # critical stage x tag rule
+    value: float  # intensity x substance x boost
+
+
+def weigh(
+    *,
+    score: float,
+    confidence: float | None,
+    words: int | None,
+    stage_is_critical: bool,
+    rules_matched: bool,
+    thresholds: Thresholds,
+) -> Weight:
+    intensity = abs(score) * (1.0 if confidence is None else confidence)
+    substance = 1.0 if words is None else min(1.0, words / max(1, thresholds.full_text_words))
+    boost = (thresholds.critical_stage_boost if stage_is_critical else 1.0) * (
+        thresholds.tag_rule_boost if rules_matched else 1.0
+    )
+    return Weight(intensity, substance, boost, intensity * substance * boost)
+
+
+def assess(
     *,
     score: float | None,
     confidence: float | None,
@@ -91,42 +137,70 @@ def reasons(
     previous_scores: Sequence[float],
     matched_rules: Iterable[tuple[str, str]] = (),
     thresholds: Thresholds,
-) -> list[dict]:
-    """Why this interaction is a moment, as [{"reason", "detail"}]; empty if it is not.
+    words: int | None = None,
+) -> tuple[float, list[dict]]:
+    """The weight of a customer's text and why it is a moment, as [{"reason", "detail"}]
+    (empty if it is not).
 
-    ``matched_rules``: (rule name, matched phrase) for the tag rules that matched.
+    A moment needs emotion in the customer's words: a *peak* (intensity x substance x boosts
+    >= PEAK: intensity against the whole population's scale) or a *swing* from the customer's
+    own baseline (|score - baseline| >= SWING, with intensity x substance >= SWING_FLOOR). A
+    critical stage and a matching tag rule multiply the weight and are named among the
+    reasons, but never make a moment of flat text on their own. ``words``: the length of the
+    text (None: counts in full). ``matched_rules``: (rule name, matched phrase).
     """
+    if score is None:
+        return 0.0, []
+    rules = list(matched_rules)
+    weight = weigh(
+        score=score,
+        confidence=confidence,
+        words=words,
+        stage_is_critical=stage_is_critical,
+        rules_matched=bool(rules),
+        thresholds=thresholds,
+    )
     found: list[dict] = []
-    if score is not None:
-        conf = 1.0 if confidence is None else confidence
-        strength = abs(score) * conf
-        if strength >= thresholds.peak:
-            found.append(
-                {
-                    "reason": PEAK,
-                    "detail": f"|{score:+.2f}| x {conf:.2f} = {strength:.2f}"
-                    f" >= {thresholds.peak:.2f}",
-                }
-            )
-        base = baseline(previous_scores, minimum=thresholds.baseline_min)
-        if base is not None and abs(score - base) >= thresholds.swing:
-            found.append(
-                {
-                    "reason": SWING,
-                    "detail": f"{score:+.2f} vs baseline {base:+.2f} over the last "
-                    f"{len(previous_scores)}: {abs(score - base):.2f} >= {thresholds.swing:.2f}",
-                }
-            )
-        if stage_is_critical and abs(score) >= thresholds.neutral_band:
-            found.append(
-                {
-                    "reason": CRITICAL_STAGE,
-                    "detail": f"critical stage {stage_name} with sentiment {score:+.2f}",
-                }
-            )
-    for rule_name, phrase in matched_rules:
+    if weight.value >= thresholds.peak:
+        detail = f"|{score:+.2f}| x {1.0 if confidence is None else confidence:.2f}"
+        if weight.substance < 1:
+            detail += f" x {weight.substance:.2f} ({words} words)"
+        if weight.boost != 1:
+            detail += f" x {weight.boost:.2f} (boosts)"
+        found.append(
+            {"reason": PEAK, "detail": f"{detail} = {weight.value:.2f} >= {thresholds.peak:.2f}"}
+        )
+    base = baseline(previous_scores, minimum=thresholds.baseline_min)
+    if (
+        base is not None
+        and abs(score - base) >= thresholds.swing
+        and weight.intensity * weight.substance >= thresholds.swing_floor
+    ):
+        found.append(
+            {
+                "reason": SWING,
+                "detail": f"{score:+.2f} vs baseline {base:+.2f} over the last "
+                f"{len(previous_scores)}: {abs(score - base):.2f} >= {thresholds.swing:.2f}",
+            }
+        )
+    if not found:
+        return weight.value, []
+    if stage_is_critical:
+        found.append(
+            {
+                "reason": CRITICAL_STAGE,
+                "detail": f"critical stage {stage_name} with sentiment {score:+.2f}: weight "
+                f"x {thresholds.critical_stage_boost:.2f}",
+            }
+        )
+    for rule_name, phrase in rules:
         found.append({"reason": TAG_RULE, "detail": f'rule "{rule_name}" matched "{phrase}"'})
-    return found
+    return weight.value, found
+
+
+def reasons(**kwargs) -> list[dict]:
+    """Why a text is a moment (``assess`` without the weight); empty if it is not."""
+    return assess(**kwargs)[1]
 
 
 @dataclass(frozen=True)
@@ -137,6 +211,8 @@ class Fact:
     occurred_at: datetime
     score: float | None
     confidence: float | None
+    voiced: bool = True  # the customer's own words (inbound), not an agent's reply or note
+    words: int | None = None
     stage_name: str | None = None
     stage_is_critical: bool = False
     matched_rules: tuple[tuple[str, str], ...] = ()  # (rule name, matched phrase)
@@ -145,25 +221,39 @@ class Fact:
 def detect_history(facts: Sequence[Fact], *, thresholds: Thresholds) -> dict[int, list[dict]]:
     """Which of a customer's scored interactions are moments, and why: ``{id: reasons}``.
 
-    ``facts``: every scored interaction of one customer, oldest first. The answer depends only
-    on that set, never on the order in which its parts were scored or detected: the services
-    run it over the whole history each time one of its interactions is scored.
+    ``facts``: every scored interaction of one customer, oldest first. Only the customer's own
+    words count: agents' replies and internal notes are never moments and are not part of the
+    customer's baseline. Then the budget: at most BUDGET moments in any BUDGET_DAYS, the
+    weightiest first, so a chatty customer is not all moments.
+
+    The answer depends only on that set, never on the order in which its parts were scored or
+    detected: the services run it over the whole history each time one of it is scored.
     """
-    found: dict[int, list[dict]] = {}
-    scores: list[float] = []  # the scores before the current fact, oldest first
+    candidates: list[tuple[float, Fact, list[dict]]] = []
+    scores: list[float] = []  # the customer's scores before the current fact, oldest first
     for fact in facts:
-        previous = scores[::-1][: thresholds.baseline_window]
-        why = reasons(
+        if not fact.voiced:
+            continue
+        weight, why = assess(
             score=fact.score,
             confidence=fact.confidence,
             stage_name=fact.stage_name,
             stage_is_critical=fact.stage_is_critical,
-            previous_scores=previous,
+            previous_scores=scores[::-1][: thresholds.baseline_window],
             matched_rules=fact.matched_rules,
             thresholds=thresholds,
+            words=fact.words,
         )
         if why:
-            found[fact.id] = why
+            candidates.append((weight, fact, why))
         if fact.score is not None:
             scores.append(fact.score)
+    window = timedelta(days=thresholds.budget_days)
+    kept: list[Fact] = []
+    found: dict[int, list[dict]] = {}
+    for _weight, fact, why in sorted(candidates, key=lambda c: (-c[0], c[1].occurred_at, c[1].id)):
+        near = [k for k in kept if abs(k.occurred_at - fact.occurred_at) < window]
+        if len(near) < thresholds.budget:
+            kept.append(fact)
+            found[fact.id] = why
     return found

@@ -77,6 +77,8 @@ def _history(customer_id: int, rules: list[TagRule]) -> list[detection.Fact]:
             occurred_at=i.occurred_at,
             score=i.sentiment_score,
             confidence=i.sentiment_confidence,
+            voiced=i.direction == Interaction.Direction.INBOUND,
+            words=detection.word_count(i.text),
             stage_name=i.stage.name if i.stage else None,
             stage_is_critical=bool(i.stage and i.stage.is_critical),
             matched_rules=tuple(
@@ -278,7 +280,7 @@ def detect_answer_moments(*, answers: Sequence[Answer]) -> list[Moment | None]:
             stage_is_critical=bool(answer.stage and answer.stage.is_critical),
             previous_scores=[],  # no swing: the baseline is of interactions, not answers
             matched_rules=[(rule.name, phrase) for rule, phrase in matched],
-            thresholds=thresholds,
+            thresholds=thresholds,  # words: none, a prompted answer may be short
         )
         is_new = moment is None
         if is_new and not found:

@@ -25,7 +25,13 @@ class ScoredInteractionFactory(InteractionFactory):
     sentiment_model = "test-model"
     scored_at = factory.LazyAttribute(lambda o: o.occurred_at)
     subject = "A message"
-    body = "Nothing special to report."
+    # Long enough to count in full for moment detection (MEMORY_FULL_TEXT_WORDS): what a test
+    # gives as the score is what detection weighs, whatever the text.
+    body = (
+        "Nothing special to report this time. The customer wrote to us about their account "
+        "and the usual things that come up, and we went through each point with them in turn, "
+        "as we always do, until every question they had was answered and the case was closed."
+    )
 
 
 class TagCategoryFactory(factory.django.DjangoModelFactory):

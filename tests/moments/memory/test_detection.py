@@ -30,6 +30,17 @@ def _scored(customer, score, *, days_ago=0, confidence=0.9, **kwargs):
     )
 
 
+FILLER = (
+    " I am writing about my account and everything that happened with it over the last few"
+    " weeks, so that you have the whole story in one place and can look into it properly."
+)
+
+
+def _long(text):
+    """The text, long enough to count in full (MEMORY_FULL_TEXT_WORDS)."""
+    return text + FILLER
+
+
 def _detect(*interactions):
     return memory_services.detect_moments(interaction_ids=[i.pk for i in interactions])
 
@@ -89,12 +100,26 @@ def test_swing_ignores_later_interactions_and_other_customers(customer):
     assert _detect(steady) == []
 
 
-def test_critical_stage_with_non_neutral_sentiment(customer):
-    renewal = _scored(customer, 0.35, stage=stage("renewal"))
-    _detect(renewal)
+def test_critical_stage_raises_the_weight(customer):
+    renewal = _scored(customer, 0.5, stage=stage("renewal"))  # 0.45 x 1.5 = 0.68
+    support = _scored(customer, 0.5, stage=stage("support"))  # 0.45
+    _detect(renewal, support)
     moment = Moment.objects.get(interaction=renewal)
-    assert moment.reason_codes == ["critical_stage"]
-    assert "Renewal" in moment.reasons[0]["detail"]
+    assert moment.reason_codes == ["peak", "critical_stage"]
+    assert "Renewal" in moment.reasons[1]["detail"]
+    assert not Moment.objects.filter(interaction=support).exists()
+
+
+def test_flat_renewal_text_on_a_critical_stage_is_not_a_moment(customer):
+    renewal = _scored(
+        customer,
+        0.35,
+        confidence=0.6,
+        stage=stage("renewal"),
+        subject="Renewal review",
+        body=_long("Renewal review call. Usage is steady, 14 of 15 seats. They plan to renew."),
+    )
+    assert _detect(renewal) == []
 
 
 def test_critical_stage_with_neutral_sentiment_is_not_a_moment(customer):
@@ -105,28 +130,33 @@ def test_non_critical_stage_is_not_a_reason(customer):
     assert _detect(_scored(customer, 0.35, stage=stage("support"))) == []
 
 
-def test_tag_rule_match_tags_the_moment(customer):
-    interaction = _scored(customer, 0.0, body="I was charged twice this month.")
+def test_tag_rule_match_raises_the_weight_and_tags_the_moment(customer):
+    # 0.6 x 0.9 = 0.54 alone; x 1.25 with the rule = 0.68.
+    interaction = _scored(customer, -0.6, body=_long("I was charged twice this month."))
     _detect(interaction)
     moment = Moment.objects.get(interaction=interaction)
-    assert moment.reason_codes == ["tag_rule"]
-    assert 'rule "Billing shock words" matched "charged twice"' in moment.reasons[0]["detail"]
+    assert moment.reason_codes == ["peak", "tag_rule"]
+    assert 'rule "Billing shock words" matched "charged twice"' in moment.reasons[1]["detail"]
     assert [t.slug for t in moment.tags.all()] == ["billing-shock"]
-    assert moment.polarity == "negative"  # a flat text, but the tag says which way it cuts
-    assert moment.detected_by == "Billing shock words"
+    assert moment.polarity == "negative"
+    assert moment.detected_by == "peak, Billing shock words"
+
+
+def test_tag_rule_on_flat_text_is_not_a_moment(customer):
+    assert _detect(_scored(customer, 0.0, body=_long("I was charged twice this month."))) == []
 
 
 def test_tag_rule_needs_whole_words(customer):
     rule = TagRuleFactory(tag=tag("long-wait"), phrases="hold")
-    interaction = _scored(customer, 0.0, body="The holder of the account called.")
-    assert _detect(interaction) == []
+    interaction = _scored(customer, -0.6, body=_long("The holder of the account called."))
+    assert _detect(interaction) == []  # 0.54: the rule would have made it 0.68
     assert rule.phrase_list == ["hold"]
 
 
 def test_tag_rule_limited_to_its_stage(customer):
-    text = "It arrived early, thank you!"
-    at_delivery = _scored(customer, 0.1, stage=stage("delivery"), body=text)
-    at_support = _scored(customer, 0.1, stage=stage("support"), body=text)
+    text = _long("It arrived early, thank you!")
+    at_delivery = _scored(customer, 0.6, stage=stage("delivery"), body=text)
+    at_support = _scored(customer, 0.6, stage=stage("support"), body=text)
     _detect(at_delivery, at_support)
     assert [t.slug for t in Moment.objects.get(interaction=at_delivery).tags.all()] == [
         "delivery-delight"
@@ -140,12 +170,17 @@ def test_inactive_rule_or_retired_tag_does_not_match(customer):
     retired.active = False
     retired.save()
     TagRuleFactory(tag=retired, phrases="in minutes")
-    assert _detect(_scored(customer, 0.0, body="Took forever. Fixed in minutes though.")) == []
+    text = _long("Took forever. Fixed in minutes though.")
+    assert _detect(_scored(customer, -0.6, body=text)) == []  # 0.54 < 0.6: no boost
 
 
 def test_several_reasons_are_all_stored(customer):
     interaction = _scored(
-        customer, -0.95, confidence=0.95, stage=stage("complaint"), body="You promised a call."
+        customer,
+        -0.95,
+        confidence=0.95,
+        stage=stage("complaint"),
+        body=_long("You promised a call."),
     )
     _detect(interaction)
     assert _reasons(interaction) == ["peak", "critical_stage", "tag_rule"]
@@ -157,7 +192,7 @@ def test_unscored_interactions_are_skipped(customer):
 
 
 def test_detection_is_idempotent(customer):
-    interaction = _scored(customer, -0.95, body="Charged twice!")
+    interaction = _scored(customer, -0.95, body=_long("Charged twice!"))
     _detect(interaction)
     _detect(interaction)
     moment = Moment.objects.get(interaction=interaction)
@@ -186,11 +221,11 @@ def test_detection_stores_recall_and_balance(customer):
 
 
 def test_later_moment_on_same_tag_refreshes_earlier_one(customer):
-    first = _scored(customer, -0.9, days_ago=60, body="Still waiting for my refund.")
+    first = _scored(customer, -0.9, days_ago=60, body=_long("Still waiting for my refund."))
     _detect(first)
     before = Moment.objects.get(interaction=first)
     assert before.refresh_count == 0
-    again = _scored(customer, -0.9, days_ago=1, body="I am still waiting for an answer.")
+    again = _scored(customer, -0.9, days_ago=1, body=_long("I am still waiting for an answer."))
     _detect(again)
     after = Moment.objects.get(interaction=first)
     assert after.refresh_count == 1
@@ -200,9 +235,9 @@ def test_later_moment_on_same_tag_refreshes_earlier_one(customer):
 
 
 def test_moment_on_another_tag_does_not_refresh(customer):
-    first = _scored(customer, -0.9, days_ago=60, body="Still waiting for my refund.")
+    first = _scored(customer, -0.9, days_ago=60, body=_long("Still waiting for my refund."))
     _detect(first)
-    _detect(_scored(customer, -0.9, days_ago=1, body="I was charged twice."))
+    _detect(_scored(customer, -0.9, days_ago=1, body=_long("I was charged twice.")))
     assert Moment.objects.get(interaction=first).refresh_count == 0
 
 
@@ -286,3 +321,36 @@ def test_a_moment_whose_history_changed_is_taken_back(customer):
         interaction.save(update_fields=["sentiment_score"])
     _detect(*history)  # rescored: no swing any more
     assert not Moment.objects.filter(interaction=dip).exists()
+
+
+def test_an_agents_outbound_note_is_not_the_customers_moment(customer):
+    reply = _scored(customer, -0.95, direction="outbound", body=_long("Apologised, refunded."))
+    note = _scored(customer, -0.95, direction="internal", body=_long("INTERNAL: very angry."))
+    assert _detect(reply, note) == []
+
+
+def test_agents_notes_are_not_in_the_customers_baseline(customer):
+    for day in (10, 9, 8):
+        _scored(customer, 0.5, days_ago=day)
+        _scored(customer, -0.5, days_ago=day, direction="outbound")
+    dip = _scored(customer, -0.4, days_ago=1)  # 0.9 from the customer's own +0.50
+    _detect(dip)
+    assert "baseline +0.50" in Moment.objects.get(interaction=dip).reasons[0]["detail"]
+
+
+def test_a_few_words_weigh_less_than_a_story(customer):
+    short = _scored(customer, -0.98, confidence=0.99, subject="", body="Ok. Refund noted.")
+    assert _detect(short) == []
+
+
+def test_a_chatty_customer_gets_a_bounded_number_of_moments(customer, settings):
+    settings.MEMORY_BUDGET, settings.MEMORY_BUDGET_DAYS = 2, 30
+    scores = [-0.7, -0.9, -0.75, 0.8, -0.72, -0.95, 0.7, -0.8]  # all over the peak threshold
+    chatty = [_scored(customer, s, days_ago=100 - 2 * n) for n, s in enumerate(scores)]
+    _detect(*chatty)
+    assert sorted(Moment.objects.values_list("interaction_id", flat=True)) == sorted(
+        [chatty[5].pk, chatty[1].pk]  # the two strongest of the month
+    )
+    later = _scored(customer, -0.7, days_ago=50)  # a month on: room again
+    _detect(later)
+    assert Moment.objects.filter(interaction=later).exists()
