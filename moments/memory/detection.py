@@ -203,6 +203,54 @@ def reasons(**kwargs) -> list[dict]:
     return assess(**kwargs)[1]
 
 
+def answer_reasons(
+    *,
+    score: float | None,
+    confidence: float | None,
+    stage_name: str | None,
+    stage_is_critical: bool,
+    previous_scores: Sequence[float],
+    matched_rules: Iterable[tuple[str, str]] = (),
+    thresholds: Thresholds,
+) -> list[dict]:
+    """Why a survey answer is a moment, as [{"reason", "detail"}]; empty if it is not: a
+    peak, a critical stage with a non-neutral answer, or a matching tag rule (each on its own:
+    the customer was asked what stood out, so what they name stands out). Interactions follow
+    ``assess``. ``matched_rules``: (rule name, matched phrase) for the tag rules that matched.
+    """
+    found: list[dict] = []
+    if score is not None:
+        conf = 1.0 if confidence is None else confidence
+        strength = abs(score) * conf
+        if strength >= thresholds.peak:
+            found.append(
+                {
+                    "reason": PEAK,
+                    "detail": f"|{score:+.2f}| x {conf:.2f} = {strength:.2f}"
+                    f" >= {thresholds.peak:.2f}",
+                }
+            )
+        base = baseline(previous_scores, minimum=thresholds.baseline_min)
+        if base is not None and abs(score - base) >= thresholds.swing:
+            found.append(
+                {
+                    "reason": SWING,
+                    "detail": f"{score:+.2f} vs baseline {base:+.2f} over the last "
+                    f"{len(previous_scores)}: {abs(score - base):.2f} >= {thresholds.swing:.2f}",
+                }
+            )
+        if stage_is_critical and abs(score) >= thresholds.neutral_band:
+            found.append(
+                {
+                    "reason": CRITICAL_STAGE,
+                    "detail": f"critical stage {stage_name} with sentiment {score:+.2f}",
+                }
+            )
+    for rule_name, phrase in matched_rules:
+        found.append({"reason": TAG_RULE, "detail": f'rule "{rule_name}" matched "{phrase}"'})
+    return found
+
+
 @dataclass(frozen=True)
 class Fact:
     """One scored interaction of a customer, as detection sees it."""

@@ -273,14 +273,14 @@ def detect_answer_moments(*, answers: Sequence[Answer]) -> list[Moment | None]:
         matched = detection.matched_rules(
             answer.text, rules, stage_id=answer.stage.pk if answer.stage else None
         )
-        found = detection.reasons(
+        found = detection.answer_reasons(
             score=answer.score,
             confidence=answer.confidence,
             stage_name=answer.stage.name if answer.stage else None,
             stage_is_critical=bool(answer.stage and answer.stage.is_critical),
             previous_scores=[],  # no swing: the baseline is of interactions, not answers
             matched_rules=[(rule.name, phrase) for rule, phrase in matched],
-            thresholds=thresholds,  # words: none, a prompted answer may be short
+            thresholds=thresholds,
         )
         is_new = moment is None
         if is_new and not found:

@@ -9,6 +9,17 @@ from customers.models import JourneyStage
 from moments.models import Moment, MomentTag, TagCategory, TagRule
 from tests.factories import InteractionFactory
 
+FILLER = (
+    " I am writing about my account and everything that happened with it over the last few"
+    " weeks, so that you have the whole story in one place and can look into it properly."
+)
+
+
+def long_text(text: str) -> str:
+    """The text, long enough to count in full for moment detection (MEMORY_FULL_TEXT_WORDS):
+    for tests about anything but a text's length."""
+    return text + FILLER
+
 
 class ScoredInteractionFactory(InteractionFactory):
     """An interaction as the scoring pipeline leaves it. ``score`` sets the signed score."""

@@ -26,7 +26,13 @@ from surveys import selectors
 from surveys import services as survey_services
 from surveys.models import Response
 from tests.factories import CustomerFactory, InteractionFactory
-from tests.moments.factories import ScoredInteractionFactory, TagRuleFactory, stage, tag
+from tests.moments.factories import (
+    ScoredInteractionFactory,
+    TagRuleFactory,
+    long_text,
+    stage,
+    tag,
+)
 from tests.moments.sentiment.test_cluster import cluster  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -200,7 +206,7 @@ def test_an_answer_that_picked_a_moment_does_not_become_another(
     sentiment_model, answer, run_worker, customer
 ):
     interaction = ScoredInteractionFactory(
-        customer=customer, sentiment_score=-0.9, body="Charged twice"
+        customer=customer, sentiment_score=-0.9, body=long_text("Charged twice")
     )
     (picked,) = memory_services.detect_moments(interaction_ids=[interaction.pk])
     response = answer(CHARGED, interaction=interaction, moment_ids=[picked.pk])

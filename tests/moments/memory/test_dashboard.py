@@ -13,7 +13,7 @@ from moments.memory import selectors as memory_selectors
 from moments.memory import services as memory_services
 from moments.models import CustomerMemory
 from tests.factories import CustomerFactory, UserFactory
-from tests.moments.factories import ScoredInteractionFactory, stage, tag
+from tests.moments.factories import ScoredInteractionFactory, long_text, stage, tag
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +22,8 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def _moment(customer=None, *, score=-0.9, days_ago=1, **kwargs):
+    if "body" in kwargs:
+        kwargs["body"] = long_text(kwargs["body"])
     interaction = ScoredInteractionFactory(
         customer=customer or CustomerFactory(),
         sentiment_score=score,

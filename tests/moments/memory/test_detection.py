@@ -13,7 +13,13 @@ from moments.models import CustomerMemory, Moment
 from moments.sentiment.classifier import Score
 from moments.sentiment.services import record_scores
 from tests.factories import CustomerFactory
-from tests.moments.factories import ScoredInteractionFactory, TagRuleFactory, stage, tag
+from tests.moments.factories import (
+    ScoredInteractionFactory,
+    TagRuleFactory,
+    long_text,
+    stage,
+    tag,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -30,15 +36,7 @@ def _scored(customer, score, *, days_ago=0, confidence=0.9, **kwargs):
     )
 
 
-FILLER = (
-    " I am writing about my account and everything that happened with it over the last few"
-    " weeks, so that you have the whole story in one place and can look into it properly."
-)
-
-
-def _long(text):
-    """The text, long enough to count in full (MEMORY_FULL_TEXT_WORDS)."""
-    return text + FILLER
+_long = long_text
 
 
 def _detect(*interactions):

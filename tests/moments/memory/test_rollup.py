@@ -24,7 +24,7 @@ from moments.memory import services as memory_services
 from moments.memory import tasks as memory_tasks
 from moments.models import JourneyRollup, Moment, MomentTagging
 from tests.factories import CustomerFactory
-from tests.moments.factories import ScoredInteractionFactory, stage, tag
+from tests.moments.factories import ScoredInteractionFactory, long_text, stage, tag
 
 pytestmark = pytest.mark.django_db
 
@@ -70,6 +70,8 @@ def assert_consistent() -> None:
 
 
 def _interaction(customer=None, *, score=-0.9, days_ago=1, **kwargs):
+    if "body" in kwargs:
+        kwargs["body"] = long_text(kwargs["body"])
     return ScoredInteractionFactory(
         customer=customer or CustomerFactory(),
         sentiment_score=score,
@@ -224,8 +226,12 @@ def test_days_are_time_zone_days(settings, manager):
     late = datetime(2025, 3, 3, 23, 30, tzinfo=zone)  # 10:30 UTC the same day
     early = datetime(2025, 3, 4, 0, 30, tzinfo=zone)  # 11:30 UTC on the 3rd
     _detect(
-        ScoredInteractionFactory(sentiment_score=-0.9, occurred_at=late, body="Charged twice"),
-        ScoredInteractionFactory(sentiment_score=-0.9, occurred_at=early, body="Charged twice"),
+        ScoredInteractionFactory(
+            sentiment_score=-0.9, occurred_at=late, body=long_text("Charged twice")
+        ),
+        ScoredInteractionFactory(
+            sentiment_score=-0.9, occurred_at=early, body=long_text("Charged twice")
+        ),
     )
     assert sorted(JourneyRollup.objects.values_list("day", flat=True)) == [
         date(2025, 3, 3),
