@@ -42,51 +42,86 @@ CUSTOMERS = [
     ("Ethan Walker", "ethan@walker-hvac.example", "Walker HVAC", "America/Chicago"),
 ]
 
-# (stage slug, channel, direction, subject, body)
-STORY = [
+# (stage slug, channel, direction, subject, body). A real queue is mostly routine contact:
+# short questions and their answers, which no customer remembers a month later.
+ROUTINE = [
     (
-        "onboarding",
-        "call",
-        "outbound",
-        "Welcome call",
-        "Walked the customer through setup. They were excited to get started.",
-    ),
-    (
-        "delivery",
+        "purchase",
         "email",
         "inbound",
-        "Where is my order?",
-        "The delivery is two weeks late and nobody answers the phone. This is unacceptable.",
+        "Order status",
+        "Hi, could you tell me when order 4471 will ship? Thanks.",
     ),
-    (
-        "complaint",
-        "chat",
-        "inbound",
-        "Second complaint about the late delivery",
-        "I am really frustrated. I was promised a call back yesterday and nobody called.",
-    ),
-    (
-        "complaint",
-        "call",
-        "outbound",
-        "Recovery call",
-        "Apologised, refunded the shipping and sent a replacement by express courier.",
-    ),
-    (
-        "support",
-        "email",
-        "inbound",
-        "Thank you!",
-        "Thanks so much, the replacement arrived today and your agent was wonderful.",
-    ),
-    (
-        "renewal",
-        "meeting",
-        "outbound",
-        "Renewal review",
-        "Reviewed the year together. They plan to renew and add two seats.",
-    ),
+    ("purchase", "email", "outbound", "Re: Order status", "It ships tomorrow; tracking follows."),
+    ("support", "email", "inbound", "Invoice copy", "Please send a copy of the March invoice."),
+    ("support", "email", "outbound", "Re: Invoice copy", "Attached, with the PO number on it."),
+    ("support", "chat", "inbound", "Password reset", "I can't log in, can you reset my password?"),
+    ("support", "chat", "outbound", "Re: Password reset", "Done, a reset link is on its way."),
+    ("delivery", "email", "inbound", "Delivery day", "Can the delivery come on Thursday instead?"),
+    ("delivery", "email", "outbound", "Re: Delivery day", "Moved to Thursday, 8 to 12."),
+    ("support", "email", "inbound", "Billing address", "Our billing address changes on 1 May."),
+    ("support", "chat", "inbound", "Add a user", "Please add a login for our new colleague."),
+    ("purchase", "email", "inbound", "Re: Order status", "Got it, thanks."),
+    ("support", "email", "inbound", "VAT number", "Can you add our VAT number to invoices?"),
 ]
+
+# A few charged stories, told by the customer at length: these are the moments.
+STORIES = {
+    # customer index: [(stage, channel, direction, subject, body), ...]
+    1: [
+        (
+            "delivery",
+            "email",
+            "inbound",
+            "Where is my order?",
+            "The delivery is two weeks late and nobody answers the phone. We have a trade fair "
+            "on Monday, I told your colleague twice, and every day I am promised it is coming. "
+            "This is unacceptable and I am furious: we are going to stand there with an empty "
+            "stand.",
+        ),
+        (
+            "complaint",
+            "call",
+            "outbound",
+            "Recovery call",
+            "Apologised, refunded the shipping and sent a replacement by express courier.",
+        ),
+        (
+            "support",
+            "email",
+            "inbound",
+            "Thank you!",
+            "Thanks so much. The replacement arrived this morning, hours before the fair opened, "
+            "and your agent even called the courier himself to make sure. I was ready to leave "
+            "you after last week, but this is the kind of service I will tell people about.",
+        ),
+    ],
+    6: [
+        (
+            "complaint",
+            "email",
+            "inbound",
+            "Charged twice",
+            "You have charged our company card twice this month, and the second charge bounced "
+            "our supplier payments. Nobody told us, there was no warning, and your billing line "
+            "has had me on hold for forty minutes. I am angry and I want this fixed today, with "
+            "an explanation in writing.",
+        ),
+        ("complaint", "email", "outbound", "Re: Charged twice", "Refunded; a letter follows."),
+    ],
+    11: [
+        (
+            "onboarding",
+            "email",
+            "inbound",
+            "What a start",
+            "I have to write this: your onboarding team moved all ten years of our records over "
+            "one weekend, without a single error, and stayed on the phone with my staff until "
+            "everyone could work. We expected weeks of pain. Thank you, it was wonderful and we "
+            "are delighted.",
+        ),
+    ],
+}
 
 
 class Command(BaseCommand):
@@ -144,7 +179,10 @@ class Command(BaseCommand):
                     owner=owner if index % 2 == 0 else None,
                 )
             start = now - timedelta(days=60 - index)
-            steps = STORY[: 2 + index % len(STORY)] if index % 3 else STORY
+            routine = [ROUTINE[(index * 5 + k) % len(ROUTINE)] for k in range(4 + index % 3)]
+            story = STORIES.get(index, [])
+            # The story in the middle of the routine, as it happens.
+            steps = routine[:2] + story + routine[2:]
             for step, (stage, channel, direction, subject, body) in enumerate(steps):
                 interaction_ref = f"{ref}-{step + 1}"
                 if Interaction.objects.filter(
