@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from moments.memory import services as memory_services
-from tests.moments.factories import ScoredInteractionFactory, stage, tag
+from tests.moments.factories import ScoredInteractionFactory, long_text, stage, tag
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def moment(customer):
     interaction = ScoredInteractionFactory(
         customer=customer,
         sentiment_score=-0.9,
-        body="Charged twice for one order",
+        body=long_text("Charged twice for one order"),
         stage=stage("complaint"),
         occurred_at=timezone.now() - timedelta(days=20),
     )
