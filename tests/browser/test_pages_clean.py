@@ -22,7 +22,7 @@ from moments.models import MomentTag
 from surveys import services as surveys
 from surveys.models import Survey
 from tests.browser.helpers import login, new_page
-from tests.moments.factories import ScoredInteractionFactory
+from tests.moments.factories import ScoredInteractionFactory, long_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -184,7 +184,8 @@ def test_user_text_with_script_and_htmx_attributes_stays_text(
     agent_page.select_option("#id_channel", "email")
     agent_page.select_option("#id_stage", label="Complaint")
     agent_page.fill("#id_subject", f"Note {PAYLOAD}")
-    agent_page.fill("#id_body", f"Body {PAYLOAD}")
+    # Long enough for detection to weigh it in full: it becomes a moment once scored below.
+    agent_page.fill("#id_body", long_text(f"Body {PAYLOAD}"))
     agent_page.click("#interaction-form button[type=submit]")
     expect(agent_page.locator("#timeline li.interaction").first).to_contain_text(f"Note {PAYLOAD}")
     inert(agent_page, "timeline after the HTMX swap")
