@@ -538,6 +538,7 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     "moments.TagRule",
     "surveys.Survey",
     "surveys.TagWeightProposal",
+    "moments.MemoryFitProposal",
     {"model": "interventions.EmailTemplate", "exclude_fields": ["updated_at"]},
     {
         "model": "interventions.Rule",

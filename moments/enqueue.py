@@ -51,3 +51,8 @@ def train_model(model_id: int, then_full: bool = False) -> None:
 
 def detect_moments(interaction_ids: list[int]) -> None:
     enqueue("moments.memory.tasks.detect_moments", list(interaction_ids), group="memory")
+
+
+def refresh_all_memory() -> None:
+    """Every customer's recall and balance recomputed (after the parameters in use change)."""
+    enqueue("moments.memory.tasks.refresh_all_memory", group="memory")

@@ -323,3 +323,60 @@ class TagWeightProposal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tag}: {self.current_weight:g} → {self.proposed_weight:g}"
+
+
+class ForecastEvidence(models.Model):
+    """One of the customer's moments as the memory forecast saw it when they answered a survey:
+    its forecast recall at that time, the features the forecast was computed from (the input
+    of moments.memory.fitting, so the fit can recompute it under other parameters), whether
+    the answer page offered it, and whether the customer picked it as what stood out. Written
+    with the answer, in the same transaction (surveys.services.answers); one row per
+    (response, moment) that existed (live, not in the future) at the answer's time."""
+
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="evidence")
+    # The moment may be deleted later (erasure, a rescore): the evidence keeps its figures.
+    moment = models.ForeignKey(
+        "moments.Moment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recall = models.FloatField(help_text="Forecast recall of the moment at the answer's time.")
+    age_days = models.FloatField()
+    intensity = models.FloatField()
+    polarity = models.CharField(max_length=8)
+    tag_weights = models.JSONField(default=list, blank=True)
+    stage_weight = models.FloatField(default=1.0)
+    refresh_ages = models.JSONField(
+        default=list, blank=True, help_text="Days after the moment it was refreshed, by then."
+    )
+    offered = models.BooleanField(help_text="The answer page offered it to pick.")
+    picked = models.BooleanField()
+
+    class Meta:
+        ordering = ["response_id", "id"]
+        verbose_name_plural = "forecast evidence"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["response", "moment"], name="forecastevidence_one_per_moment"
+            ),
+            models.CheckConstraint(
+                condition=Q(recall__gte=0) & Q(recall__lte=1), name="forecastevidence_recall"
+            ),
+            models.CheckConstraint(
+                condition=Q(offered=True) | Q(picked=False),
+                name="forecastevidence_picked_was_offered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Evidence of response {self.response_id} on moment {self.moment_id}"
+
+    def as_candidate(self) -> dict:
+        """The row as moments.memory.fitting reads a candidate."""
+        return {
+            "age_days": self.age_days,
+            "intensity": self.intensity,
+            "polarity": self.polarity,
+            "tag_weights": list(self.tag_weights),
+            "stage_weight": self.stage_weight,
+            "refresh_ages": list(self.refresh_ages),
+            "picked": self.picked,
+        }

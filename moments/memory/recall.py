@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from moments.memory import detection, scoring
+from moments.memory import detection, parameters, scoring
 from moments.memory import rollup as journey_rollup  # not `rollup`: a parameter below
 from moments.models import CustomerMemory, Moment, MomentTag, MomentTagging
 
@@ -81,7 +81,7 @@ def refresh_customer_memory(
     the next refresh.
     """
     now = now or timezone.now()
-    params = scoring.MemoryParams.from_settings()
+    params = parameters.current()  # settings, or the applied fit
     moments = list(
         Moment.objects.live()
         .filter(customer_id=customer_id)

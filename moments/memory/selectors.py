@@ -15,7 +15,7 @@ from django.utils import timezone
 from customers.access import customers_visible_to
 from customers.models import Customer, Interaction, JourneyStage
 from moments.access import User, moments_visible_to, sees_every_customer
-from moments.memory import rollup, scoring, story
+from moments.memory import parameters, rollup, story
 from moments.models import CustomerMemory, Moment, MomentTag, MomentTagging, TagCategory
 
 # --- Lists -------------------------------------------------------------------------------
@@ -70,7 +70,7 @@ SUMMARY_CANDIDATES = 500
 def memory_summary(customer: Customer, *, top: int = 5) -> MemorySummary:
     """Balance, trend, at-risk, the balance in a sentence, and the moments most likely
     remembered in 30 days, weighted by |impact| (two queries, plus one for their tags)."""
-    params = scoring.MemoryParams.from_settings()
+    params = parameters.current()  # settings, or the applied fit
     memory = CustomerMemory.objects.filter(customer=customer).first()
     summary = MemorySummary(customer=customer)
     if memory is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from contextlib import nullcontext
 
@@ -11,8 +12,10 @@ from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from memorycrm.lib.queue import queue_with
+from moments.memory import evidence as forecast_evidence
+from moments.memory import parameters
 from surveys import enqueue, selectors
-from surveys.models import Invitation, Response
+from surveys.models import ForecastEvidence, Invitation, Response
 from surveys.signals import survey_answered
 
 
@@ -67,10 +70,17 @@ def _submit_response(
         validate_unique=False,
         validate_constraints=False,
     )
-    if moment_ids:
+    # The forecast's evidence: the customer's moments by now. Which of them the page offered
+    # is asked only when there are some (or picks to check).
+    moments = forecast_evidence.moments_at(
+        customer_id=response.customer_id, at=now, params=parameters.current()
+    )
+    offered: set[int] = set()
+    if moments or moment_ids:
         offered = {choice.moment.pk for choice in selectors.moment_choices(invitation)}
-        if not moment_ids <= offered:
-            raise ValidationError({"moments": "Choose among the moments shown."})
+    if not moment_ids <= offered:
+        raise ValidationError({"moments": "Choose among the moments shown."})
+    evidence = _evidence(response, moments, offered=offered, picked=moment_ids)
 
     # The claim: a conditional UPDATE of the invitation, which takes its row lock, written in
     # the same transaction as the response. A concurrent submit's UPDATE waits for that
@@ -90,9 +100,11 @@ def _submit_response(
     queue_here = settings.Q_CLUSTER.get("orm") == using
     with transaction.atomic(using=using) if queue_here or not one_statement else nullcontext():
         if one_statement:
-            claimed = _claim_and_insert_in_one_statement(response, sorted(moment_ids), now)
+            claimed = _claim_and_insert_in_one_statement(
+                response, sorted(moment_ids), now, evidence
+            )
         else:
-            claimed = _claim_and_insert(response, moment_ids, now)
+            claimed = _claim_and_insert(response, moment_ids, now, evidence)
         if claimed:
             invitation.answered_at = now
             queue_with(announce, using=using)
@@ -103,28 +115,82 @@ def _submit_response(
     return response, True
 
 
-def _claim_and_insert(response: Response, moment_ids: set[int], now) -> bool:
+def _evidence(
+    response: Response,
+    moments: list[forecast_evidence.MomentEvidence],
+    *,
+    offered: set[int],
+    picked: set[int],
+) -> list[ForecastEvidence]:
+    """The forecast's evidence for this answer (docs/memory-model.md, "The forecast learns from
+    survey answers"): each of the customer's moments by now, with its forecast recall now and
+    the features behind it, whether the page offered it and whether the customer picked it.
+    Read before the claim; written with the answer."""
+    return [
+        ForecastEvidence(
+            response=response,
+            moment_id=e.moment_id,
+            recall=min(1.0, max(0.0, e.recall)),
+            age_days=e.candidate.age_days,
+            intensity=e.candidate.intensity,
+            polarity=e.candidate.polarity,
+            tag_weights=list(e.candidate.tag_weights),
+            stage_weight=e.candidate.stage_weight,
+            refresh_ages=list(e.candidate.refresh_ages),
+            offered=e.moment_id in offered,
+            picked=e.moment_id in picked,
+        )
+        for e in moments
+    ]
+
+
+def _claim_and_insert(
+    response: Response, moment_ids: set[int], now, evidence: list[ForecastEvidence]
+) -> bool:
     """The claim and the insert through the ORM, inside the caller's transaction."""
     claimed = Invitation.objects.usable().filter(pk=response.invitation_id).update(answered_at=now)
     if claimed:
         response.save(force_insert=True)
         if moment_ids:
             response.moments.set(moment_ids)
+        if evidence:
+            for row in evidence:
+                row.response = response  # now that it has its id
+            ForecastEvidence.objects.bulk_create(evidence)
     return bool(claimed)
 
 
-def _claim_and_insert_in_one_statement(response: Response, moment_ids: list[int], now) -> bool:
-    """The claim, the response and its picked moments in one statement (data-modifying CTEs,
-    PostgreSQL), so the public page's hot path spends one round trip on them: the ORM version
-    spent four and most of the answer's CPU (bench/survey.py). Same semantics as
-    ``_claim_and_insert``; the response's column values come from the model (defaults and
-    all), so a new field needs nothing here."""
+# The evidence rows, as a JSON array the statement unpacks (jsonb_to_recordset): one parameter,
+# whatever the number of moments.
+EVIDENCE_COLUMNS = {
+    "moment_id": "bigint",
+    "recall": "double precision",
+    "age_days": "double precision",
+    "intensity": "double precision",
+    "polarity": "text",
+    "tag_weights": "jsonb",
+    "stage_weight": "double precision",
+    "refresh_ages": "jsonb",
+    "offered": "boolean",
+    "picked": "boolean",
+}
+
+
+def _claim_and_insert_in_one_statement(
+    response: Response, moment_ids: list[int], now, evidence: list[ForecastEvidence]
+) -> bool:
+    """The claim, the response, its picked moments and the forecast's evidence in one statement
+    (data-modifying CTEs, PostgreSQL), so the public page's hot path spends one round trip on
+    them: the ORM version spent four and most of the answer's CPU (bench/survey.py). Same
+    semantics as ``_claim_and_insert``; the response's column values come from the model
+    (defaults and all), so a new field needs nothing here."""
     using = router.db_for_write(Response)
     connection = connections[using]
     quote = connection.ops.quote_name
     fields = [f for f in Response._meta.concrete_fields if not f.primary_key]
     values = [f.get_db_prep_save(f.pre_save(response, add=True), connection) for f in fields]
     links = Response.moments.through
+    columns = ", ".join(f"{quote(c)} {kind}" for c, kind in EVIDENCE_COLUMNS.items())
     response_link = quote(links._meta.get_field("response").column)
     moment_link = quote(links._meta.get_field("moment").column)
     sql = f"""
@@ -141,11 +207,17 @@ def _claim_and_insert_in_one_statement(response: Response, moment_ids: list[int]
         ), picked AS (
             INSERT INTO {quote(links._meta.db_table)} ({response_link}, {moment_link})
             SELECT answer.{quote("id")}, moment FROM answer, unnest(%s::bigint[]) AS moment
+        ), evidence AS (
+            INSERT INTO {quote(ForecastEvidence._meta.db_table)}
+                ({quote("response_id")}, {", ".join(quote(c) for c in EVIDENCE_COLUMNS)})
+            SELECT answer.{quote("id")}, {", ".join(f"e.{quote(c)}" for c in EVIDENCE_COLUMNS)}
+            FROM answer, jsonb_to_recordset(%s::jsonb) AS e({columns})
         )
         SELECT {quote("id")} FROM answer
     """
+    rows = json.dumps([{c: getattr(row, c) for c in EVIDENCE_COLUMNS} for row in evidence])
     with connection.cursor() as cursor:
-        cursor.execute(sql, [now, response.invitation_id, now, *values, moment_ids])
+        cursor.execute(sql, [now, response.invitation_id, now, *values, moment_ids, rows])
         row = cursor.fetchone()
     if row is None:
         return False
