@@ -1,11 +1,13 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 
 from moments import enqueue
-from moments.memory import rollup
+from moments.memory import parameters, rollup
 from moments.models import (
     CustomerMemory,
+    MemoryFitProposal,
     Moment,
     MomentTag,
     MomentTagging,
@@ -211,3 +213,93 @@ class CustomerMemoryAdmin(admin.ModelAdmin):
     search_fields = ["customer__name"]
     raw_id_fields = ["customer"]
     list_select_related = ["customer"]
+
+
+@admin.register(MemoryFitProposal)
+class MemoryFitProposalAdmin(admin.ModelAdmin):
+    """Memory-model parameters fitted on survey answers (``fit_memory_model``): current vs
+    proposed, with the evidence's verdict. "Apply" is the only way a fit reaches the recall
+    forecast; "retire" goes back to the MEMORY_* settings. Both are audited."""
+
+    list_display = [
+        "created_at",
+        "status",
+        "n_answers",
+        "n_picked",
+        "auc_current",
+        "auc_proposed",
+        "log_likelihood_gain_display",
+        "applied_at",
+        "applied_by",
+    ]
+    list_filter = ["status"]
+    actions = ["apply_selected", "retire_selected"]
+    readonly_fields = ["comparison", *(f.name for f in MemoryFitProposal._meta.fields)]
+    fields = [
+        "status",
+        "comparison",
+        "n_answers",
+        "n_candidates",
+        "n_picked",
+        "at_bound",
+        "created_at",
+        "applied_at",
+        "applied_by",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # made by fit_memory_model
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Log-likelihood gain")
+    def log_likelihood_gain_display(self, obj: MemoryFitProposal) -> str:
+        return f"{obj.log_likelihood_gain:+.1f}"
+
+    @admin.display(description="Current vs proposed")
+    def comparison(self, obj: MemoryFitProposal) -> str:
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
+            (
+                (name.replace("_", " "), f"{obj.current.get(name, float('nan')):.3f}", f"{v:.3f}")
+                for name, v in obj.values.items()
+            ),
+        )
+        return format_html(
+            "<table><tr><th></th><th>current</th><th>proposed</th></tr>{}"
+            "<tr><th>pick rate</th><td></td><td>{}</td></tr>"
+            "<tr><th>AUC</th><td>{}</td><td>{}</td></tr>"
+            "<tr><th>log-likelihood</th><td>{}</td><td>{}</td></tr></table>",
+            rows,
+            f"{obj.pick_rate:.3f}",
+            f"{obj.auc_current:.3f}",
+            f"{obj.auc_proposed:.3f}",
+            f"{obj.log_likelihood_current:.1f}",
+            f"{obj.log_likelihood_proposed:.1f}",
+        )
+
+    @admin.action(description="Apply the proposed parameters", permissions=["apply"])
+    def apply_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        chosen = list(queryset)
+        if len(chosen) != 1:
+            self.message_user(request, "Choose exactly one proposal to apply.", messages.ERROR)
+            return
+        if parameters.apply(proposal=chosen[0], user=request.user):
+            self.message_user(
+                request,
+                "Applied: the recall forecast now uses these parameters (every customer's "
+                "forecast is being recomputed).",
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(request, "Only an open proposal can be applied.", messages.ERROR)
+
+    @admin.action(description="Retire: go back to the settings' parameters", permissions=["apply"])
+    def retire_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        retired = sum(parameters.retire(proposal=p) for p in queryset)
+        self.message_user(request, f"Retired {retired} applied fit(s).", messages.SUCCESS)
+
+    def has_apply_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("moments.change_memoryfitproposal")

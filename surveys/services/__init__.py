@@ -5,6 +5,7 @@ emails.py       the invitation emails and reminders (each sent at most once), th
 answers.py      storing a customer's answer exactly once (the public page's hot path)
 scoring.py      in the worker: the answers' sentiment, the moments they become or recall
 tag_weights.py  recalibrating tag impact weights from survey outcomes
+memory_fit.py   fitting the memory forecast's parameters to the answers' evidence (a proposal)
 
 The services the rest of the project calls are importable from here (``from surveys import
 services``; ``services.create_invitation(…)``); everything else stays in its module.
@@ -13,6 +14,7 @@ services``; ``services.create_invitation(…)``); everything else stays in its m
 from surveys.services.answers import InvitationUnavailable, submit_response
 from surveys.services.emails import due_reminder_ids, opt_out, retry_ids, send_invitation_email
 from surveys.services.invitations import answer_url, bulk_invite, create_invitation
+from surveys.services.memory_fit import fit_memory_model
 from surveys.services.scoring import (
     make_answer_moments,
     note_recalls,
@@ -28,6 +30,7 @@ __all__ = [
     "bulk_invite",
     "create_invitation",
     "due_reminder_ids",
+    "fit_memory_model",
     "make_answer_moments",
     "note_recalls",
     "opt_out",

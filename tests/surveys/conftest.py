@@ -76,3 +76,50 @@ def invite(survey, customer, interaction):
         return result.invitation, result.token
 
     return make
+
+
+@pytest.fixture
+def store_evidence(survey):
+    """Store survey answers (moments.memory.fitting.Answer, e.g. fitting.simulate's) as the
+    forecast's evidence: one response per answer, a row per candidate, every candidate offered
+    (its recall recorded under the settings' parameters). Returns the answers."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from moments.memory import fitting, scoring
+    from surveys.models import ForecastEvidence, Invitation, Response
+
+    def store(answers) -> list:
+        params = scoring.MemoryParams.from_settings()
+        customer = CustomerFactory()
+        rows = []
+        for answer in answers:
+            invitation = Invitation.objects.create(
+                survey=survey,
+                customer=customer,
+                expires_at=timezone.now() + timedelta(days=1),
+                answered_at=timezone.now(),
+            )
+            response = Response.objects.create(
+                invitation=invitation, survey=survey, customer=customer, rating=3
+            )
+            rows += [
+                ForecastEvidence(
+                    response=response,
+                    recall=fitting.forecast_recall(c, params),
+                    age_days=c.age_days,
+                    intensity=c.intensity,
+                    polarity=c.polarity,
+                    tag_weights=list(c.tag_weights),
+                    stage_weight=c.stage_weight,
+                    refresh_ages=list(c.refresh_ages),
+                    offered=True,
+                    picked=c.picked,
+                )
+                for c in answer.candidates
+            ]
+        ForecastEvidence.objects.bulk_create(rows)
+        return answers
+
+    return store
