@@ -12,6 +12,7 @@ from interventions.api.views import (
 from moments.memory.api import views as memory_api
 from moments.sentiment.api.views import SentimentViewSet
 from surveys.api.views import (
+    ForecastQualityViewSet,
     InvitationViewSet,
     ResponseViewSet,
     SurveyReportViewSet,
@@ -35,6 +36,7 @@ router.register("surveys", SurveyViewSet, basename="api-survey")
 router.register("survey-invitations", InvitationViewSet, basename="api-survey-invitation")
 router.register("survey-responses", ResponseViewSet, basename="api-survey-response")
 router.register("survey-report", SurveyReportViewSet, basename="api-survey-report")
+router.register("forecast-quality", ForecastQualityViewSet, basename="api-forecast-quality")
 # interventions
 router.register("rules", RuleViewSet, basename="api-rule")
 router.register("interventions", InterventionViewSet, basename="api-intervention")

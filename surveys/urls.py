@@ -15,5 +15,6 @@ urlpatterns = [
     ),
     path("surveys/invite/", views.bulk_invite, name="survey-bulk-invite"),
     path("surveys/report/", views.report, name="survey-report"),
+    path("surveys/forecast/", views.forecast_quality, name="forecast-quality"),
     path("surveys/report/answers.csv", views.report_csv, name="survey-report-csv"),
 ]

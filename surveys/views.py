@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from customers.access import customers_visible_to
-from surveys import access, ratelimit, selectors, services
+from surveys import access, forecast, ratelimit, selectors, services
 from surveys.forms import AnswerForm, BulkInviteForm, ReportFilterForm
 from surveys.models import Invitation
 
@@ -304,3 +304,14 @@ def report_csv(request: HttpRequest) -> StreamingHttpResponse:
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="survey-answers.csv"'
     return response
+
+
+@require_GET
+@login_required
+@permission_required("surveys.view_report", raise_exception=True)
+def forecast_quality(request: HttpRequest) -> HttpResponse:
+    """How well the memory forecast predicts what customers pick (managers): AUC and the
+    calibration by decile over the answers the user may see, or why there is no verdict yet."""
+    return render(
+        request, "surveys/forecast_quality.html", {"quality": forecast.quality(request.user)}
+    )

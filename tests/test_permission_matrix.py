@@ -74,6 +74,7 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "survey-bulk-invite": (L, F, F, OK, OK),
     "survey-report": (L, F, F, OK, OK),
     "survey-report-csv": (L, F, F, OK, OK),
+    "forecast-quality": (L, F, F, OK, OK),
     # accounts and API docs
     "login": (OK, L, L, L, L),
     "logout": (M, M, M, M, M),
@@ -121,6 +122,7 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "api-survey-response-list": (UNAUTH, F, OK, OK, OK),
     "api-survey-response-detail": (UNAUTH, F, OK, OK, OK),
     "api-survey-report-list": (UNAUTH, F, F, OK, OK),
+    "api-forecast-quality-list": (UNAUTH, F, F, OK, OK),
     # API, interventions
     "api-rule-list": (UNAUTH, F, F, OK, OK),
     "api-rule-detail": (UNAUTH, F, F, OK, OK),

@@ -110,3 +110,36 @@ class ResponseSerializer(serializers.ModelSerializer):
             *SENTIMENT_FIELDS,
         ]
         read_only_fields = fields
+
+
+class CalibrationRowSerializer(serializers.Serializer):
+    decile = serializers.IntegerField(help_text="1 = the lowest forecasts.")
+    n = serializers.IntegerField(help_text="Moments offered in this decile.")
+    forecast_low = serializers.FloatField()
+    forecast_high = serializers.FloatField()
+    mean_forecast = serializers.FloatField(help_text="Mean forecast recall.")
+    predicted_rate = serializers.FloatField(help_text="Mean pick probability: pick rate × recall.")
+    observed_rate = serializers.FloatField(help_text="Share the customers picked.")
+
+
+class ForecastQualitySerializer(serializers.Serializer):
+    n_answers = serializers.IntegerField(help_text="Answers whose page offered moments.")
+    n_candidates = serializers.IntegerField(help_text="Moments offered across them.")
+    n_picked = serializers.IntegerField()
+    min_answers = serializers.IntegerField()
+    ready = serializers.BooleanField(help_text="False: not enough evidence (see problem).")
+    problem = serializers.CharField(help_text="Why there is no verdict yet; empty when ready.")
+    auc = serializers.FloatField(
+        allow_null=True, help_text="AUC of forecast recall vs picked, parameters in use."
+    )
+    auc_recorded = serializers.FloatField(
+        allow_null=True, help_text="AUC of the recall as forecast at each answer's time."
+    )
+    pick_rate = serializers.FloatField(allow_null=True)
+    calibration = CalibrationRowSerializer(many=True)
+    applied_fit = serializers.SerializerMethodField(
+        help_text="Id of the applied memory fit in use; null: the settings' parameters."
+    )
+
+    def get_applied_fit(self, obj) -> int | None:
+        return obj.applied_fit.pk if obj.applied_fit else None

@@ -16,9 +16,10 @@ from customers.api.filters import StableOrderingFilter, customer_filter, interac
 from customers.api.views import MethodBeforePermissionMixin
 from customers.models import JourneyStage
 from memorycrm.lib.api import IdFilter, IsoDateTimeFilter
-from surveys import selectors, services
+from surveys import forecast, selectors, services
 from surveys.access import invitations_visible_to, responses_visible_to
 from surveys.api.serializers import (
+    ForecastQualitySerializer,
     InvitationCreatedSerializer,
     InvitationCreateSerializer,
     InvitationSerializer,
@@ -158,3 +159,16 @@ class SurveyReportViewSet(viewsets.ViewSet):
         if not form.is_valid():
             return APIResponse(form.errors, status=status.HTTP_400_BAD_REQUEST)
         return APIResponse(selectors.report(request.user, form.filters()))
+
+
+class ForecastQualityViewSet(viewsets.ViewSet):
+    """GET /forecast-quality/: how well the memory forecast predicts what customers pick in
+    survey answers (managers): AUC of forecast recall vs picked and the calibration by decile,
+    over the answers you may see; ``ready`` false and ``problem`` in words when there is not
+    enough evidence."""
+
+    permission_classes = [permissions.IsAuthenticated, CanViewReport]
+
+    @extend_schema(summary="Memory forecast quality", responses=ForecastQualitySerializer)
+    def list(self, request: Request) -> APIResponse:
+        return APIResponse(ForecastQualitySerializer(forecast.quality(request.user)).data)

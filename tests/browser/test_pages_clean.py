@@ -92,6 +92,7 @@ def test_every_page_loads_cleanly(browser, contexts, live_server, agent, manager
             "/interventions/?tab=recent",
             "/rules/",
             "/surveys/report/",
+            "/surveys/forecast/",
             "/surveys/invite/",
             "/imports/",
         ],
