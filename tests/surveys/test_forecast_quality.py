@@ -92,3 +92,9 @@ def test_anonymous_is_sent_to_login(client):
 
 def test_post_is_not_allowed(manager_client):
     assert manager_client.post(URL).status_code == 405
+
+
+def test_the_api_is_in_the_schema(manager_api):
+    schema = manager_api.get("/api/schema/?format=json").json()
+    assert "/api/v1/forecast-quality/" in schema["paths"]
+    assert "ForecastQuality" in schema["components"]["schemas"]
