@@ -15,7 +15,7 @@ from rest_framework.response import Response as APIResponse
 from customers.api.filters import StableOrderingFilter, customer_filter, interaction_filter
 from customers.api.views import MethodBeforePermissionMixin
 from customers.models import JourneyStage
-from memorycrm.lib.api import IdFilter, IsoDateTimeFilter
+from memorycrm.lib.api import AutoSchema, IdFilter, IsoDateTimeFilter
 from surveys import forecast, selectors, services
 from surveys.access import invitations_visible_to, responses_visible_to
 from surveys.api.serializers import (
@@ -161,6 +161,13 @@ class SurveyReportViewSet(viewsets.ViewSet):
         return APIResponse(selectors.report(request.user, form.filters()))
 
 
+class OneObjectSchema(AutoSchema):
+    """For a viewset whose `list` answers one object (a report), not a list of them."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        return False
+
+
 class ForecastQualityViewSet(viewsets.ViewSet):
     """GET /forecast-quality/: how well the memory forecast predicts what customers pick in
     survey answers (managers): AUC of forecast recall vs picked and the calibration by decile,
@@ -168,6 +175,7 @@ class ForecastQualityViewSet(viewsets.ViewSet):
     enough evidence."""
 
     permission_classes = [permissions.IsAuthenticated, CanViewReport]
+    schema = OneObjectSchema()
 
     @extend_schema(summary="Memory forecast quality", responses=ForecastQualitySerializer)
     def list(self, request: Request) -> APIResponse:

@@ -97,4 +97,8 @@ def test_post_is_not_allowed(manager_client):
 def test_the_api_is_in_the_schema(manager_api):
     schema = manager_api.get("/api/schema/?format=json").json()
     assert "/api/v1/forecast-quality/" in schema["paths"]
-    assert "ForecastQuality" in schema["components"]["schemas"]
+    ok = schema["paths"]["/api/v1/forecast-quality/"]["get"]["responses"]["200"]
+    # One report object, not a list of them.
+    assert ok["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ForecastQuality"
+    }
