@@ -138,3 +138,16 @@ def test_applying_a_newer_fit_retires_the_old_and_retiring_restores_the_settings
 def test_an_agent_cannot_open_the_proposals_in_admin(agent_client):
     page = agent_client.get(reverse("admin:moments_memoryfitproposal_changelist"))
     assert page.status_code == 302  # not staff: sent to the admin login
+
+
+def test_the_admin_shows_current_vs_proposed(client, admin_user, evidence):
+    fit()
+    proposal = MemoryFitProposal.objects.get()
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:moments_memoryfitproposal_change", args=[proposal.pk]))
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "Current vs proposed" in body
+    assert "<td>7.000</td>" in body  # the settings' base stability
+    assert f"<td>{proposal.base_stability_days:.3f}</td>" in body
+    assert f"<td>{proposal.auc_proposed:.3f}</td>" in body
