@@ -5,8 +5,8 @@ the defaults: with no applied fit, or after it is retired, the forecast runs on 
 
 The fits come from survey answers (``fit_memory_model``, docs/memory-model.md, "The forecast
 learns from survey answers"): ``propose`` stores one, ``apply`` puts it in use. The applied
-values are cached (every refresh of a customer's memory reads them); ``apply`` clears the cache
-when its transaction commits and queues the recomputation of every customer's forecast.
+values are cached (every refresh of a customer's memory reads them); ``apply`` queues the
+recomputation of every customer's forecast with its change and clears the cache once it commits.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from moments import enqueue
 from moments.memory import scoring
 from moments.models import MemoryFitProposal
 
@@ -105,7 +106,7 @@ def apply(*, proposal: MemoryFitProposal, user: AbstractBaseUser | AnonymousUser
     proposal.applied_at = timezone.now()
     proposal.applied_by = user if user is not None and user.is_authenticated else None
     proposal.save(update_fields=["status", "applied_at", "applied_by"])
-    transaction.on_commit(_after_change)
+    _after_change()
     return True
 
 
@@ -117,12 +118,12 @@ def retire(*, proposal: MemoryFitProposal) -> bool:
         return False
     proposal.status = MemoryFitProposal.Status.RETIRED
     proposal.save(update_fields=["status"])
-    transaction.on_commit(_after_change)
+    _after_change()
     return True
 
 
 def _after_change() -> None:
-    from moments import enqueue  # enqueue helpers queue by dotted path: no import cycle
-
-    clear_cache()
+    """Inside the change's transaction: the recomputation of every forecast is queued as part
+    of it (memorycrm.lib.queue), and the cache is cleared once it commits."""
     enqueue.refresh_all_memory()
+    transaction.on_commit(clear_cache)
