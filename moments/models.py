@@ -399,13 +399,15 @@ class Moment(models.Model):
         """The one recall figure: forecast recall 30 days after the forecast was made
         (``computed_at``, refreshed on every change and by the scheduled refresh), in [0, 1].
         Everything that shows a moment's recall to a person shows this (``scoring``)."""
+        from moments.memory import parameters  # it reads this module's models
+
         return scoring.likely_remembered(
             occurred_at=self.occurred_at,
             as_of=self.computed_at or timezone.now(),
             stability_days=self.stability_days,
             refresh_count=self.refresh_count,
             refreshed_at=self.refreshed_at,
-            params=scoring.MemoryParams.from_settings(),
+            params=parameters.current(),  # settings, or the applied fit (cached)
         )
 
     @property

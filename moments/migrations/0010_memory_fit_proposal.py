@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("moments", "0008_schedules_follow_moved_tasks"),
+        ("moments", "0009_scoring_request"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
