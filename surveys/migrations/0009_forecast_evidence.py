@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("moments", "0008_schedules_follow_moved_tasks"),
-        ("surveys", "0007_response_sentiment_confidence_range"),
+        ("surveys", "0008_survey_holds"),
     ]
 
     operations = [
