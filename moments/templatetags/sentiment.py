@@ -11,7 +11,7 @@ from django.utils.safestring import mark_safe
 
 from customers.models import Customer
 from moments.models import Moment
-from moments.sentiment import selectors
+from moments.sentiment import eta, selectors
 
 register = template.Library()
 
@@ -107,4 +107,23 @@ def _circle(p: dict) -> str:
 @register.inclusion_tag("moments/_sentiment_model_status.html", takes_context=True)
 def sentiment_model_status(context) -> dict:
     status = selectors.sentiment_status(history=0)
-    return {"status": status, "perms": context.get("perms")}
+    label, title = _status_in_words(status)
+    return {"status": status, "label": label, "title": title, "perms": context.get("perms")}
+
+
+def _status_in_words(status: selectors.SentimentStatus) -> tuple[str, str]:
+    """The nav label and its tooltip: what an agent can expect, not the training's internals.
+    While a better model trains the one in use still scores, so the label stays "ready"."""
+    if status.state == "ready":
+        if status.training is not None:
+            return "ready", "Scoring with the current model; a better one is training."
+        return "ready", "Every new interaction is scored."
+    if status.state == "training":
+        lines = eta.forecast(
+            active=None, runs=list(selectors.training_in_progress()), now=timezone.now()
+        )
+        wait = lines[0]["words"] if lines else "a few minutes"
+        return f"first model in {wait}", "Interactions are scored once the first model is ready."
+    if status.state == "failed":
+        return "training failed", status.last_failure.message if status.last_failure else ""
+    return "not set up", "No sentiment model yet: an admin starts the training."
