@@ -9,6 +9,8 @@ from memorycrm.views import PasswordResetConfirmView
 
 # Under /api/ an unmatched URL is a JSON 404, like every other API error.
 handler404 = "memorycrm.lib.api.page_not_found"
+# A refused page keeps the layout and says which role it needs; under /api/ it is JSON.
+handler403 = "memorycrm.errors.permission_denied"
 
 urlpatterns = [
     path("", include("customers.urls")),
