@@ -6,6 +6,8 @@ from django.utils.html import format_html, format_html_join
 from moments import enqueue
 from moments.memory import parameters, rollup
 from moments.models import (
+    WEIGHT_MAX,
+    WEIGHT_MIN,
     CustomerMemory,
     MemoryFitProposal,
     Moment,
@@ -119,6 +121,12 @@ class MomentTagAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     actions = ["retire", "reactivate"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # The weight input (here and in the list) carries its range: min/max attributes.
+        if db_field.name == "weight":
+            kwargs.update(min_value=WEIGHT_MIN, max_value=WEIGHT_MAX)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     @admin.action(description="Retire the selected tags (they stay on old moments)")
     def retire(self, request: HttpRequest, queryset: QuerySet) -> None:

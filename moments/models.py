@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
@@ -196,6 +196,9 @@ class MomentTagQuerySet(models.QuerySet):
         return self.filter(active=True)
 
 
+WEIGHT_MIN, WEIGHT_MAX = 0, 10  # a tag's impact weight
+
+
 class MomentTag(models.Model):
     """A kind of memorable moment ("empathy win", "broken promise"). ``weight`` scales the
     moment's impact. Retiring a tag (active=False) hides it from new tagging; old moments keep it.
@@ -207,7 +210,12 @@ class MomentTag(models.Model):
     polarity = models.CharField(
         max_length=8, choices=TagPolarity.choices, default=TagPolarity.EITHER
     )
-    weight = models.FloatField(default=1.0, help_text="Impact weight, 0 to 10.")
+    weight = models.FloatField(
+        default=1.0,
+        help_text="Impact weight, 0 to 10.",
+        # The same range as the check constraint, so a form says so next to the field.
+        validators=[MinValueValidator(WEIGHT_MIN), MaxValueValidator(WEIGHT_MAX)],
+    )
     colour = models.CharField(max_length=7, default="#6b7280", validators=[colour_validator])
     description = models.TextField(blank=True)
     active = models.BooleanField(default=True, help_text="Retired tags stay on old moments.")
@@ -219,7 +227,8 @@ class MomentTag(models.Model):
         ordering = ["order", "name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(weight__gte=0) & Q(weight__lte=10), name="momenttag_weight_range"
+                condition=Q(weight__gte=WEIGHT_MIN) & Q(weight__lte=WEIGHT_MAX),
+                name="momenttag_weight_range",
             ),
         ]
 

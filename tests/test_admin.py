@@ -35,3 +35,48 @@ def test_admin_pages_open(client, admin_user, app_label, model_name):
 def test_an_agent_cannot_open_admin(agent_client):
     response = agent_client.get(reverse("admin:index"))
     assert response.status_code == 302
+
+
+def _tag_form_data(tag, **changes) -> dict:
+    data = {
+        "category": tag.category_id,
+        "name": tag.name,
+        "slug": tag.slug,
+        "polarity": tag.polarity,
+        "weight": tag.weight,
+        "colour": tag.colour,
+        "description": tag.description,
+        "active": "on",
+        "order": tag.order,
+        "rules-TOTAL_FORMS": 0,
+        "rules-INITIAL_FORMS": 0,
+    }
+    return {**data, **changes}
+
+
+def test_a_tag_weight_out_of_range_is_a_field_error_in_words(client, admin_user):
+    from moments.models import MomentTag
+
+    client.force_login(admin_user)
+    tag = MomentTag.objects.order_by("pk").first()
+    url = reverse("admin:moments_momenttag_change", args=[tag.pk])
+    response = client.post(url, _tag_form_data(tag, weight=11))
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert form.errors["weight"] == ["Ensure this value is less than or equal to 10."]
+    assert "momenttag_weight_range" not in response.content.decode()
+    tag.refresh_from_db()
+    assert tag.weight != 11
+
+
+def test_the_tag_weight_input_has_its_range(client, admin_user):
+    from moments.models import MomentTag
+
+    client.force_login(admin_user)
+    tag = MomentTag.objects.order_by("pk").first()
+    html = client.get(reverse("admin:moments_momenttag_change", args=[tag.pk])).content.decode()
+    weight_input = next(line for line in html.split("<") if 'name="weight"' in line)
+    assert 'min="0"' in weight_input and 'max="10"' in weight_input
+    changelist = client.get(reverse("admin:moments_momenttag_changelist")).content.decode()
+    weight_input = next(line for line in changelist.split("<") if 'name="form-0-weight"' in line)
+    assert 'min="0"' in weight_input and 'max="10"' in weight_input
