@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import template
 from django.utils import timezone
 from django.utils.html import escape
@@ -16,14 +18,21 @@ from moments.sentiment import eta, selectors
 register = template.Library()
 
 WIDTH, HEIGHT, PAD = 640, 180, 24
+WINDOW_YEARS = 10  # points dated earlier than this, or in the future, are left off the chart
 
 
 @register.inclusion_tag("moments/_sentiment_chart.html")
 def sentiment_chart(customer: Customer, oob: bool = False) -> dict:
     """``oob=True``: as an HTMX out-of-band swap (the customer page's live refresh)."""
-    points = selectors.sentiment_series(customer)
+    series = selectors.sentiment_series(customer)
+    # One absurd date (year 1 from a bad import, 9999 from a typo) would squash every other
+    # point onto one pixel column: the x-axis covers a sane window and the rest is counted.
+    now = timezone.now()
+    earliest, latest = now - timedelta(days=365 * WINDOW_YEARS), now + timedelta(days=1)
+    points = [p for p in series if earliest <= p.occurred_at <= latest]
+    left_out = len(series) - len(points)
     if not points:
-        return {"customer": customer, "points": [], "oob": oob}
+        return {"customer": customer, "points": [], "oob": oob, "left_out": left_out}
     first, last = points[0].occurred_at, points[-1].occurred_at
     span = (last - first).total_seconds() or 1.0
     inner_w, inner_h = WIDTH - 2 * PAD, HEIGHT - 2 * PAD
@@ -72,6 +81,9 @@ def sentiment_chart(customer: Customer, oob: bool = False) -> dict:
         "last": last,
         "spikes": sum(p.is_spike for p in points),
         "moments": len(moment_ids),
+        "left_out": left_out,
+        "window_from": earliest,
+        "window_to": latest,
     }
 
 

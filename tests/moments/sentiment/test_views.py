@@ -175,3 +175,54 @@ def test_chart_rings_memory_moments_but_not_dismissed_ones(customer):
     assert html.index(f"#interaction-{remembered.pk}") < ring_at
     assert "Memory moment: " in html
     assert "1 memory moment marked" in html
+
+
+def _cx(html: str) -> list[float]:
+    import re
+
+    return [float(x) for x in re.findall(r'<circle cx="([\d.]+)"', html)]
+
+
+@pytest.mark.parametrize("absurd_year", [1, 9999])
+def test_chart_leaves_out_absurd_dates_and_says_so(customer, absurd_year):
+    from datetime import UTC, datetime, timedelta
+
+    from django.template import Context, Template
+
+    start = timezone.now() - timedelta(days=30)
+    for day in range(0, 30, 3):
+        _scored(customer, label="neutral", score=0.1, when=start + timedelta(days=day))
+    _scored(customer, when=datetime(absurd_year, 6, 1, tzinfo=UTC))
+    html = Template("{% load sentiment %}{% sentiment_chart customer %}").render(
+        Context({"customer": customer})
+    )
+    xs = _cx(html)
+    assert len(xs) == 10  # the ten sane points, not the absurd one
+    # They spread over the chart's width instead of collapsing onto one pixel column.
+    assert max(xs) - min(xs) > 400
+    assert "1 point with a date outside" in html
+
+
+def test_chart_keeps_an_old_but_plausible_history(customer):
+    from datetime import timedelta
+
+    from django.template import Context, Template
+
+    _scored(customer, when=timezone.now() - timedelta(days=365 * 5))
+    _scored(customer, when=timezone.now())
+    html = Template("{% load sentiment %}{% sentiment_chart customer %}").render(
+        Context({"customer": customer})
+    )
+    assert len(_cx(html)) == 2
+    assert "outside" not in html
+
+
+@pytest.mark.django_db
+def test_customer_page_shows_the_chart_despite_an_absurd_date(agent_client, customer):
+    from datetime import UTC, datetime
+
+    _scored(customer)
+    _scored(customer, when=datetime(1, 1, 1, tzinfo=UTC))
+    response = agent_client.get(reverse("customer-detail", args=[customer.pk]))
+    assert response.status_code == 200
+    assert "1 point with a date outside" in response.content.decode()
