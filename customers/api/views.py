@@ -143,7 +143,7 @@ class CustomerViewSet(MethodBeforePermissionMixin, viewsets.ModelViewSet):
         summary="Export everything about a customer as JSON (GDPR; managers and admins)",
         description="The customer, interactions with sentiment, moments (tags, reasons, recall), "
         "memory, survey invitations and responses, interventions, emails, alerts and tasks. "
-        "The format is described in customers/privacy.py.",
+        "One JSON document with a section per kind of data.",
         responses={200: OpenApiTypes.OBJECT},
     )
     @action(detail=True, methods=["get"], permission_classes=[IsAuthenticated, CanExportData])

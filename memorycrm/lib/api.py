@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from memorycrm.lib import api_docs
 from memorycrm.middleware import RETRY_AFTER_SECONDS, database_unavailable
 
 
@@ -94,6 +95,23 @@ class AutoSchema(SpectacularAutoSchema):
     field's source (`SlugRelatedField(read_only=True)` on a nullable foreign key), yet it
     answers `null` and `""` all the same.
     """
+
+    # Docs for integrators (memorycrm.lib.api_docs), never the viewsets' docstrings.
+    def _resource(self) -> tuple[str, str]:
+        """(URL prefix under /api/v1/, viewset action or HTTP method)."""
+        parts = self.path.strip("/").split("/")
+        prefix = parts[2] if len(parts) > 2 and parts[:2] == ["api", "v1"] else ""
+        return prefix, getattr(self.view, "action", None) or self.method.lower()
+
+    def get_tags(self) -> list[str]:
+        tag = api_docs.tag_for(self._resource()[0])
+        return [tag] if tag else super().get_tags()
+
+    def get_summary(self) -> str | None:
+        return api_docs.summary_for(*self._resource())
+
+    def get_description(self) -> str:
+        return api_docs.description_for(*self._resource())
 
     def _map_basic_serializer(self, serializer, direction):
         serializer = force_instance(serializer)
