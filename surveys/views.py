@@ -148,27 +148,39 @@ def invite_interaction(request: HttpRequest, pk: int) -> HttpResponse:
     button's new state (sent, or skipped and why)."""
     interaction = access.get_interaction_for_user(request.user, pk)
     survey = selectors.default_survey()
-    invitation = None
+    invitation, link = None, None
     if survey is not None:
-        invitation = services.create_invitation(
+        result = services.create_invitation(
             survey=survey,
             customer=interaction.customer,
             interaction=interaction,
             created_by=request.user,
-        ).invitation
+        )
+        invitation = result.invitation
+        # The raw token exists only now (only its hash is stored): show the link to copy.
+        link = services.answer_url(result.token) if result.token else None
+    context = {
+        "interaction": interaction,
+        "invitation": invitation,
+        "no_survey": not survey,
+        "link": link,
+    }
     if request.htmx:
-        context = {"interaction": interaction, "invitation": invitation, "no_survey": not survey}
         return render(request, "surveys/_invite.html", context)
     if invitation is None:
         messages.error(request, "No active survey: ask an admin to create one.")
     elif invitation.skipped_reason:
         messages.warning(request, f"Survey not sent: {invitation.get_skipped_reason_display()}.")
     else:
-        messages.success(request, f"Survey sent to {interaction.customer.email}.")
+        # Not a redirect: the link cannot be shown again later.
+        return render(request, "surveys/invite_sent.html", context)
     return redirect(interaction.customer)
 
 
 # --- Managers: bulk invite ---------------------------------------------------------------------
+
+
+BULK_PREVIEW_ROWS = 20  # customers listed by the preview; the rest are counted
 
 
 def _bulk_customers(user, data: dict):
@@ -198,7 +210,16 @@ def bulk_invite(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         customers = _bulk_customers(request.user, form.cleaned_data)
         context["matching"] = customers.count()
-        if request.method == "POST":
+        if request.method == "GET":  # the preview: who would be invited
+            context["preview"] = list(
+                customers.only("pk", "name", "email", "company")[:BULK_PREVIEW_ROWS]
+            )
+            context["more"] = max(0, context["matching"] - BULK_PREVIEW_ROWS)
+            # The invite form repeats the filters, so the POST invites what was previewed.
+            context["filters"] = [
+                (name, value) for name, value in form.data.items() if name in form.fields and value
+            ]
+        else:
             chosen = list(customers[: settings.SURVEY_BULK_MAX])
             context["summary"] = services.bulk_invite(
                 survey=form.cleaned_data["survey"], customers=chosen, created_by=request.user

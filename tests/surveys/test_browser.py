@@ -94,6 +94,21 @@ def test_an_agent_asks_what_stood_out_from_the_timeline(page, page_errors, live_
     assert page_errors == []
 
 
+def test_an_agent_copies_the_survey_link_after_asking(page, page_errors, live_server, agent):
+    customer = CustomerFactory(name="Grace Hopper", email="grace@example.com")
+    interaction = InteractionFactory(customer=customer, subject="Late delivery")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    login(page, live_server, "agent")
+    page.goto(f"{live_server.url}{customer.get_absolute_url()}")
+    page.click(f"#survey-invite-{interaction.pk} button")
+    field = page.locator(f"#survey-invite-{interaction.pk} input[readonly]")
+    expect(field).to_have_value(re.compile(r"/s/[A-Za-z0-9_-]{43}/$"))
+    page.get_by_role("button", name="Copy link").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == field.input_value()
+    assert page_errors == []  # a blocked inline script would be a console error (CSP)
+
+
 def test_a_manager_bulk_invites_and_reads_the_report(page, page_errors, live_server, manager):
     CustomerFactory.create_batch(3, company="Acme Rockets")
     CustomerFactory(company="Acme Rockets", survey_opt_out=True)
@@ -104,6 +119,8 @@ def test_a_manager_bulk_invites_and_reads_the_report(page, page_errors, live_ser
     page.fill("#id_q", "acme")
     page.click("button:has-text('Preview')")
     expect(page.locator("#bulk-result")).to_contain_text("4 customers match")
+    expect(page.locator(".bulk-preview-customer")).to_have_count(4)
+    assert "csrfmiddlewaretoken" not in page.url
     page.evaluate("window.__noReload = true")
     page.click("button:has-text('Invite matching customers')")
     expect(page.locator("#bulk-result")).to_contain_text("3 invited")

@@ -75,7 +75,16 @@ def test_an_agent_invites_from_htmx_and_sees_the_sent_state(
     assert invitation.created_by.username == "agent"
 
 
-def test_without_htmx_the_invite_redirects_to_the_customer(agent_client, interaction):
+def test_without_htmx_a_sent_invite_shows_its_link_and_the_way_back(agent_client, interaction):
+    # Not a redirect: the link's token is not stored, so it can only be shown in this answer.
+    page = agent_client.post(invite_url(interaction))
+    assert page.status_code == 200
+    assert f'href="{interaction.customer.get_absolute_url()}"' in page.content.decode()
+
+
+def test_without_htmx_a_skipped_invite_redirects_to_the_customer(agent_client, interaction):
+    interaction.customer.survey_opt_out = True
+    interaction.customer.save()
     page = agent_client.post(invite_url(interaction))
     assert page.status_code == 302
     assert page["Location"] == interaction.customer.get_absolute_url()
@@ -97,6 +106,44 @@ def test_invite_for_another_agents_customer_is_404(agent_client, owned_visibilit
 
 def test_invite_with_get_is_405(agent_client, interaction):
     assert agent_client.get(invite_url(interaction)).status_code == 405
+
+
+def _link_in(body: str) -> str:
+    import re
+
+    match = re.search(r'value="(http://testserver/s/[A-Za-z0-9_-]{43}/)"', body)
+    assert match, body
+    return match.group(1)
+
+
+def test_inviting_from_the_timeline_shows_the_link_to_copy(agent_client, interaction, survey):
+    from surveys import tokens
+
+    page = agent_client.post(invite_url(interaction), headers={"HX-Request": "true"})
+    body = page.content.decode()
+    link = _link_in(body)
+    invitation = Invitation.objects.get()
+    assert tokens.hash_token(link.rstrip("/").rsplit("/", 1)[1]) == invitation.token_hash
+    assert 'data-copy="#survey-link-' in body
+    assert "<script" not in body  # the copy button's script is a static file (CSP)
+    # The link opens the survey.
+    assert agent_client.get(link.removeprefix("http://testserver")).status_code == 200
+
+
+def test_inviting_without_javascript_shows_the_link_in_the_message(
+    agent_client, interaction, survey
+):
+    page = agent_client.post(invite_url(interaction), follow=True)
+    body = page.content.decode()
+    _link_in(body)
+    assert 'data-copy="#survey-link-' in body
+
+
+def test_a_skipped_invitation_shows_no_link(agent_client, interaction, survey):
+    interaction.customer.survey_opt_out = True
+    interaction.customer.save()
+    body = agent_client.post(invite_url(interaction), headers={"HX-Request": "true"}).content
+    assert b"/s/" not in body
 
 
 def test_invite_anonymous_goes_to_login(client, interaction):
@@ -122,6 +169,46 @@ def test_a_manager_previews_how_many_customers_match(manager_client, survey):
     assert page.status_code == 200
     assert "<strong>2</strong> customers match" in page.content.decode()
     assert not Invitation.objects.exists()
+
+
+def test_the_bulk_preview_lists_the_matching_customers(manager_client, survey, settings):
+    CustomerFactory(name="Ada Lovelace", company="Acme")
+    CustomerFactory(name="Grace Hopper", company="Acme")
+    CustomerFactory(name="Alan Turing", company="Other")
+    body = manager_client.get(BULK, {"survey": survey.pk, "q": "acme"}).content.decode()
+    assert "Ada Lovelace" in body and "Grace Hopper" in body
+    assert "Alan Turing" not in body
+
+
+def test_the_bulk_preview_says_how_many_more_it_does_not_list(manager_client, survey):
+    from surveys.views import BULK_PREVIEW_ROWS
+
+    CustomerFactory.create_batch(BULK_PREVIEW_ROWS + 3, company="Acme")
+    body = manager_client.get(BULK, {"survey": survey.pk, "q": "acme"}).content.decode()
+    assert body.count('class="bulk-preview-customer"') == BULK_PREVIEW_ROWS
+    assert "and 3 more" in body
+
+
+def test_the_bulk_preview_puts_no_csrf_token_in_the_url(manager_client, survey, customer):
+    import re
+
+    page = manager_client.get(BULK, {"survey": survey.pk}).content.decode()
+    filter_form = re.search(r'<form[^>]*id="bulk-filter".*?</form>', page, re.S).group(0)
+    assert 'method="get"' in filter_form
+    assert "csrfmiddlewaretoken" not in filter_form
+    # Inviting is a POST form of its own, with the token in its body and the same filters.
+    invite_form = re.search(r'<form[^>]*id="bulk-invite".*?</form>', page, re.S).group(0)
+    assert 'method="post"' in invite_form
+    assert "csrfmiddlewaretoken" in invite_form
+    assert f'name="survey" value="{survey.pk}"' in invite_form
+
+
+def test_the_bulk_preview_runs_a_constant_number_of_queries(
+    manager_client, survey, django_assert_max_num_queries
+):
+    CustomerFactory.create_batch(30, company="Acme")
+    with django_assert_max_num_queries(15):
+        manager_client.get(BULK, {"survey": survey.pk, "q": "acme"})
 
 
 def test_a_manager_bulk_invites_and_sees_a_summary(manager_client, survey, run_queued):
