@@ -32,7 +32,14 @@ def sentiment_chart(customer: Customer, oob: bool = False) -> dict:
     points = [p for p in series if earliest <= p.occurred_at <= latest]
     left_out = len(series) - len(points)
     if not points:
-        return {"customer": customer, "points": [], "oob": oob, "left_out": left_out}
+        return {
+            "customer": customer,
+            "points": [],
+            "oob": oob,
+            "left_out": left_out,
+            "window_from": earliest,
+            "window_to": latest,
+        }
     first, last = points[0].occurred_at, points[-1].occurred_at
     span = (last - first).total_seconds() or 1.0
     inner_w, inner_h = WIDTH - 2 * PAD, HEIGHT - 2 * PAD

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("moments", "0008_schedules_follow_moved_tasks"),
+        ("moments", "0009_scoring_request"),
     ]
 
     operations = [
