@@ -1,0 +1,34 @@
+"""The browser names its time zone on the first page (the login page); from then on the app
+shows and pre-fills times in it and says which zone that is."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from tests.browser.helpers import login
+from tests.factories import CustomerFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_times_follow_the_browsers_zone(browser, live_server, agent):
+    customer = CustomerFactory(name="Ada Lovelace", owner=agent)
+    context = browser.new_context(timezone_id="America/Los_Angeles")
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        login(page, live_server, "agent")
+        page.goto(f"{live_server.url}{customer.get_absolute_url()}")
+        expect(page.locator(".zone-note")).to_have_text("Times in America/Los_Angeles.")
+        prefill = datetime.fromisoformat(page.locator("#id_occurred_at").input_value())
+        la_now = timezone.now().astimezone(ZoneInfo("America/Los_Angeles")).replace(tzinfo=None)
+        assert abs(prefill - la_now) < timedelta(minutes=2)
+        assert errors == []
+    finally:
+        context.close()
