@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("moments", "0009_scoring_request"),
+        ("moments", "0010_memory_fit_proposal"),
     ]
 
     operations = [
