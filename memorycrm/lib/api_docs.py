@@ -18,6 +18,7 @@ RESOURCES: dict[str, tuple[str, str, str]] = {
     "tag-categories": ("Tags", "a tag category", "tag categories"),
     "customer-memory": ("Memory", "a customer's memory", "customers' memory"),
     "journey-heatmap": ("Memory", "the journey heatmap", "journey heatmap cells"),
+    "forecast-quality": ("Memory", "the memory forecast's quality", "forecast quality figures"),
     "surveys": ("Surveys", "a survey", "surveys"),
     "survey-invitations": ("Surveys", "a survey invitation", "survey invitations"),
     "survey-responses": ("Surveys", "a survey response", "survey responses"),
@@ -80,8 +81,14 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("stages", "list"): ("", "In journey order."),
     ("sentiment", "create"): (
         "Score texts for sentiment",
-        "Scores each text with the model in use and returns a label, a score from -1 to +1 "
-        "and a confidence. Nothing is stored. Answers 503 while no model is ready yet.",
+        "A worker scores each text with the model in use: a label, a score from -1 to +1 "
+        "and a confidence. When the scores are not ready within a few seconds the answer is "
+        "202 with the URL to fetch them from. Answers 503 while no model is ready yet.",
+    ),
+    ("sentiment", "results"): (
+        "Get the scores of earlier texts",
+        "The scores of a request that was answered 202: 202 again until a worker has scored "
+        "it. Only for the user who sent the texts; kept for a day.",
     ),
     ("sentiment", "status"): (
         "Sentiment model status",
@@ -132,8 +139,26 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
         "Stops a scheduled intervention before it runs.",
     ),
     ("interventions", "retry"): ("Retry an intervention", "Runs a failed intervention again."),
-    ("alerts", "list"): ("", "Your alerts, newest first; filter by unread, customer or priority."),
+    ("alerts", "list"): (
+        "",
+        "Your alerts, open ones first by priority and recency; filter by state, severity, "
+        "customer or interaction.",
+    ),
     ("alerts", "read"): ("Mark an alert read", ""),
+    ("alerts", "acknowledge"): (
+        "Acknowledge an alert",
+        "Someone is on it: the alert stays open for the team, marked with who and when.",
+    ),
+    ("alerts", "resolve"): (
+        "Resolve an alert",
+        "The customer's issue is handled; survey invitations held for it are sent if still due.",
+    ),
+    ("forecast-quality", "list"): (
+        "Memory forecast quality",
+        "How well the forecast of what customers will remember predicts the moments they pick "
+        "in survey answers: the AUC and a calibration table by decile, over the answers you "
+        "may see. Managers.",
+    ),
     ("tasks", "list"): ("", "Your follow-up tasks by due date; filter by open or customer."),
     ("tasks", "done"): ("Mark a task done", ""),
 }

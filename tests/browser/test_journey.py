@@ -55,13 +55,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.django_db(tr
 
 ROOT = Path(settings.BASE_DIR)
 WAIT = 60  # seconds: the longest any one step may wait for the worker
+# A complaint as customers write one: a few sentences (moment detection weighs a handful of
+# words as little evidence: docs/memory-model.md, "Detection").
 COMPLAINT = (
     "Order lost, furious",
-    "This is unacceptable. I am furious, the order is lost and nobody answers!",
+    "This is unacceptable. I am furious: the order I paid for three weeks ago is lost, the "
+    "tracking page has said 'in transit' for ten days, and nobody answers my emails or calls.",
 )
 RECOVERY = (
     "Replacement delivered",
-    "Great job, excellent and friendly: you turned it around in one call.",
+    "Great job, excellent and friendly: you turned it around in one call. The replacement "
+    "arrived this morning, it works perfectly, and I have told my colleagues how well you "
+    "handled it.",
 )
 
 
@@ -254,11 +259,12 @@ def test_the_whole_journey(
     cluster.wait_for_email("manager@example.com", "Frustrated customer: Grace Hopper")
     shot(boss, "manager-sees-frustration-alert")
 
-    # The agent calls back and logs the recovery; the worker scores it positive and the tag
-    # rule makes it an "Escalation recovery" moment.
+    # The customer calls back about the replacement and the agent logs what they said (inbound:
+    # the customer's own words; an agent's outbound note is never the customer's moment); the
+    # worker scores it positive and the tag rule makes it an "Escalation recovery" moment.
     page.goto(customer_url)
     recovery = log_interaction(
-        page, subject=RECOVERY[0], body=RECOVERY[1], channel="call", direction="outbound"
+        page, subject=RECOVERY[0], body=RECOVERY[1], channel="call", direction="inbound"
     )
     shot(page, "agent-logs-recovery-call")
     marker = f"#moment-marker-{recovery}"
@@ -319,7 +325,7 @@ def test_the_whole_journey(
     )
     expect(
         phone_page.locator(f'label[for="{recovery_choice.get_attribute("id")}"]')
-    ).to_contain_text("Our call of")
+    ).to_contain_text("Your call of")
     recovery_choice.check()
     phone_page.fill("textarea", "The call back: you turned it around the same day.")
     shot(phone_page, "customer-answers")

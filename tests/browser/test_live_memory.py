@@ -142,7 +142,9 @@ def test_an_interaction_scored_in_the_background_appears_without_reload(
     page.select_option("#id_stage", label="Complaint")
     page.fill("#id_subject", "Order lost, furious")
     page.fill(
-        "#id_body", "This is unacceptable. I am furious, the order is lost and nobody answers!"
+        "#id_body",
+        "This is unacceptable. I am furious: the order I paid for three weeks ago is lost, the "
+        "tracking page has said 'in transit' for ten days, and nobody answers my emails or calls.",
     )
     page.click("#interaction-form button[type=submit]")
     item = page.locator("#timeline li.interaction").first

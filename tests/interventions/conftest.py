@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import ssl
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.models import OrmQ
 
@@ -64,6 +66,9 @@ def frustrated(db, owner):
         sentiment_confidence=0.95,
         subject="Still broken",
         body="This is the third time I write. Nobody answers.",
+        # Fresh news (real-time rules act only within INTERVENTIONS_FRESH_HOURS): the factory's
+        # default goes back a minute per interaction made before it in the whole test session.
+        occurred_at=timezone.now() - timedelta(minutes=5),
     )
     return interaction
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from moments.memory import services as memory_services
 from moments.models import Moment
 from tests.factories import CustomerFactory, UserFactory
-from tests.moments.factories import ScoredInteractionFactory, tag
+from tests.moments.factories import ScoredInteractionFactory, long_text, tag
 
 pytestmark = pytest.mark.django_db
 
@@ -251,13 +251,15 @@ def test_customer_page_query_count_does_not_grow_with_moments(agent_client, cust
                 customer=customer,
                 sentiment_score=-0.9,
                 occurred_at=timezone.now() - timedelta(days=start + i),
-                body="Charged twice",
+                body=long_text("Charged twice for one order, and nobody answers my emails."),
             )
             memory_services.detect_moments(interaction_ids=[interaction.pk])
 
     add(2, 0)
+    count_queries()  # warm: the memory parameters in use are read once, then cached
     few = count_queries()
-    add(10, 10)
+    add(10, 40)  # 10 more moments, a budget window apart from the first two
+    assert Moment.objects.filter(customer=customer).count() > 2
     assert count_queries() == few
 
 
