@@ -2,7 +2,12 @@
 
 from rest_framework.routers import DefaultRouter
 
-from customers.api.views import CustomerViewSet, InteractionViewSet, JourneyStageViewSet
+from customers.api.views import (
+    ConversationViewSet,
+    CustomerViewSet,
+    InteractionViewSet,
+    JourneyStageViewSet,
+)
 from interventions.api.views import (
     AlertViewSet,
     FollowUpTaskViewSet,
@@ -24,6 +29,7 @@ router = DefaultRouter()
 router.register("customers", CustomerViewSet, basename="api-customer")
 router.register("interactions", InteractionViewSet, basename="api-interaction")
 router.register("stages", JourneyStageViewSet, basename="api-stage")
+router.register("conversations", ConversationViewSet, basename="api-conversation")
 # moments: sentiment and memory
 router.register("sentiment", SentimentViewSet, basename="api-sentiment")
 router.register("moments", memory_api.MomentViewSet, basename="api-moment")

@@ -6,6 +6,7 @@ no configuration; production sets DEBUG=0, SECRET_KEY, ALLOWED_HOSTS and DATABAS
 
 import os
 import sys
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -267,6 +268,13 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "MemoryCRM <memorycrm@localhost>")
+# Threading (customers/channels/threading.py): every email sent to a customer carries its own
+# Message-ID in this domain (default: the domain of DEFAULT_FROM_EMAIL) and, when set, a
+# Reply-To of the support mailbox, so the customer's reply comes back to be linked.
+EMAIL_MESSAGE_ID_DOMAIN = os.environ.get("EMAIL_MESSAGE_ID_DOMAIN") or (
+    parseaddr(DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+)
+SUPPORT_REPLY_TO = os.environ.get("SUPPORT_REPLY_TO", "")
 
 # --- Security (production) ----------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = (
@@ -361,6 +369,8 @@ SPECTACULAR_SETTINGS = {
         "MomentPolarityEnum": "moments.models.Polarity",
         "TagPolarityEnum": "moments.models.TagPolarity",
         "MomentSourceEnum": "moments.models.Moment.Source",
+        "ConversationChannelEnum": "customers.channels.conversations.CHANNEL_CHOICES",
+        "ChannelEnum": "customers.models.Interaction.Channel",
     },
     # No call to the public swagger validator: the docs work offline.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
@@ -411,6 +421,11 @@ IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 200)
 # ahead; a body of at most this many characters (a long email thread fits).
 INTERACTION_EARLIEST = os.environ.get("INTERACTION_EARLIEST", "1970-01-01")
 INTERACTION_BODY_MAX_CHARS = env_int("INTERACTION_BODY_MAX_CHARS", 100_000)
+# Chat and call transcripts (POST /api/v1/conversations/): at most this many turns, characters
+# in all turns, and bytes of metadata JSON per conversation.
+CONVERSATION_MAX_TURNS = env_int("CONVERSATION_MAX_TURNS", 500)
+CONVERSATION_MAX_CHARS = env_int("CONVERSATION_MAX_CHARS", 50_000)
+CONVERSATION_METADATA_MAX_BYTES = env_int("CONVERSATION_METADATA_MAX_BYTES", 8_192)
 
 # Sentiment (see moments/sentiment): the trained model lives in DATA_DIR/models/.
 SENTIMENT_MODEL_DIR = Path(os.environ.get("SENTIMENT_MODEL_DIR") or DATA_DIR / "models")

@@ -15,6 +15,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from customers.channels.conversations import receive_conversation
 from customers.models import ImportJob, JourneyStage
 from interventions.models import Alert, FollowUpTask, Intervention, Rule
 from moments.models import MomentTag, ScoringRequest, TagCategory
@@ -98,6 +99,8 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "api-customer-erase": (M, M, M, M, M),
     "api-interaction-list": (UNAUTH, F, OK, OK, OK),
     "api-interaction-detail": (UNAUTH, F, OK, OK, OK),
+    "api-conversation-list": (M, M, M, M, M),  # POST only
+    "api-conversation-detail": (UNAUTH, F, OK, OK, OK),
     "api-stage-list": (UNAUTH, F, OK, OK, OK),
     "api-stage-detail": (UNAUTH, F, OK, OK, OK),
     # API, moments
@@ -197,6 +200,14 @@ def world(agent, manager, admin_user, no_role_user):
     )
     job = ImportJob.objects.create(kind="customers", filename="c.csv", content="name\n")
     scoring = ScoringRequest.objects.create(requested_by=agent, texts=["hello"])
+    conversation = receive_conversation(
+        customer=customer,
+        channel="chat",
+        external_id="chat-1",
+        started_at=timezone.now() - timedelta(minutes=5),
+        ended_at=timezone.now(),
+        turns=[{"speaker": "customer", "text": "Hello?"}],
+    ).interaction
     return {
         "users": {"norole": no_role_user, "agent": agent, "manager": manager, "admin": admin_user},
         "args": {
@@ -228,6 +239,7 @@ def world(agent, manager, admin_user, no_role_user):
             "api-customer-export": [customer.pk],
             "api-customer-erase": [customer.pk],
             "api-interaction-detail": [interaction.pk],
+            "api-conversation-detail": [conversation.pk],
             "api-stage-detail": [stage.pk],
             "api-moment-detail": [moment.pk],
             "api-moment-dismiss": [moment.pk],

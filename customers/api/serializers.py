@@ -11,7 +11,8 @@ from django.db.models import QuerySet
 from rest_framework import serializers
 
 from customers.access import customers_visible_to
-from customers.models import Customer, Interaction, JourneyStage
+from customers.channels.conversations import CHANNEL_CHOICES
+from customers.models import SENTIMENT_FIELDS, Conversation, Customer, Interaction, JourneyStage
 from customers.services import CUSTOMER_FIELDS
 
 
@@ -121,3 +122,86 @@ class JourneyStageSerializer(serializers.ModelSerializer):
     class Meta:
         model = JourneyStage
         fields = ["id", "name", "slug", "order", "is_critical", "weight", "description"]
+
+
+class TurnSerializer(serializers.Serializer):
+    speaker = serializers.ChoiceField(
+        choices=Conversation.Speaker.choices, help_text="`customer` or `agent`."
+    )
+    text = serializers.CharField(help_text="What they said in this turn.")
+
+
+class ConversationInSerializer(serializers.Serializer):
+    """A chat or call transcript, as an integrator sends it (shape only: the caps and rules
+    are customers.channels.conversations.validate's)."""
+
+    customer = VisibleCustomerField(pk_field=_id_field(), help_text="Id of the customer.")
+    channel = serializers.ChoiceField(choices=CHANNEL_CHOICES, help_text="`chat` or `call`.")
+    external_id = serializers.CharField(
+        max_length=100,
+        help_text="The conversation's id in your system. Sending it again returns the "
+        "conversation already stored (200) instead of storing a second one (201).",
+    )
+    started_at = serializers.DateTimeField(help_text="When it started (ISO 8601).")
+    ended_at = serializers.DateTimeField(help_text="When it ended (ISO 8601).")
+    stage = StageField(
+        slug_field="slug",
+        queryset=JourneyStage.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="Slug of the journey stage, e.g. `complaint`.",
+    )
+    turns = serializers.ListField(
+        child=TurnSerializer(),
+        allow_empty=False,
+        help_text="The turns in the order spoken. Only the customer's turns are scored.",
+    )
+    metadata = serializers.JSONField(
+        required=False,
+        default=dict,
+        help_text="Your own fields (a JSON object), kept and shown, never scored.",
+    )
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    """A stored conversation: its interaction, the transcript and the sentiment trajectory."""
+
+    external_id = serializers.CharField(source="external_ref", read_only=True)
+    stage = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    started_at = serializers.DateTimeField(source="conversation.started_at", read_only=True)
+    ended_at = serializers.DateTimeField(source="conversation.ended_at", read_only=True)
+    turns = serializers.ListField(
+        child=TurnSerializer(), source="conversation.turns", read_only=True
+    )
+    metadata = serializers.JSONField(source="conversation.metadata", read_only=True)
+    opening_score = serializers.FloatField(
+        source="conversation.opening_score",
+        allow_null=True,
+        read_only=True,
+        help_text="Sentiment of the customer's first turn (-1 … 1); empty until scored.",
+    )
+    ending_score = serializers.FloatField(
+        source="conversation.ending_score",
+        allow_null=True,
+        read_only=True,
+        help_text="Sentiment of the customer's last turn (-1 … 1); empty until scored.",
+    )
+
+    class Meta:
+        model = Interaction
+        fields = [
+            "id",
+            "customer",
+            "channel",
+            "external_id",
+            "started_at",
+            "ended_at",
+            "stage",
+            "turns",
+            "metadata",
+            "opening_score",
+            "ending_score",
+            *SENTIMENT_FIELDS,
+            "created_at",
+        ]
+        read_only_fields = fields

@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination, PageNumberPagination
@@ -24,10 +24,13 @@ from customers import privacy, services
 from customers.access import customers_visible_to, interactions_visible_to
 from customers.api.filters import CustomerFilter, InteractionFilter, StableOrderingFilter
 from customers.api.serializers import (
+    ConversationInSerializer,
+    ConversationSerializer,
     CustomerSerializer,
     InteractionSerializer,
     JourneyStageSerializer,
 )
+from customers.channels import conversations
 from customers.models import Customer, Interaction, JourneyStage
 
 
@@ -212,3 +215,49 @@ class JourneyStageViewSet(MethodBeforePermissionMixin, viewsets.ReadOnlyModelVie
     queryset = JourneyStage.objects.all()
     serializer_class = JourneyStageSerializer
     filter_backends = []
+
+
+@extend_schema_view(
+    retrieve=extend_schema(summary="Get a conversation: its turns and sentiment trajectory"),
+    create=extend_schema(
+        summary="Send a chat or call transcript",
+        description="Stores one inbound interaction (channel `chat` or `call`) with the "
+        "transcript's turns; only the customer's turns are scored for sentiment, and the "
+        "sentiment of the customer's first and last turns is kept (`opening_score`, "
+        "`ending_score`). Idempotent by `external_id` (per customer): 201 when stored, 200 "
+        "with the conversation already stored when sent again. Limits: "
+        "CONVERSATION_MAX_TURNS turns, CONVERSATION_MAX_CHARS characters in all turns, "
+        "CONVERSATION_METADATA_MAX_BYTES of metadata (400 with field messages).",
+        request=ConversationInSerializer,
+        responses={201: ConversationSerializer, 200: ConversationSerializer},
+    ),
+)
+class ConversationViewSet(
+    MethodBeforePermissionMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Chat and call transcripts (customers.channels.conversations). Permissions are the
+    interactions' (a conversation is an interaction): agents may send them."""
+
+    serializer_class = ConversationSerializer
+
+    def get_queryset(self) -> QuerySet[Interaction]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Interaction.objects.none()
+        return (
+            interactions_visible_to(self.request.user)
+            .filter(conversation__isnull=False)
+            .select_related("stage", "conversation")
+        )
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        incoming = ConversationInSerializer(data=request.data, context={"request": request})
+        incoming.is_valid(raise_exception=True)
+        received = conversations.receive_conversation(agent=request.user, **incoming.validated_data)
+        interaction = self.get_queryset().get(pk=received.interaction.pk)
+        return Response(
+            ConversationSerializer(interaction, context={"request": request}).data,
+            status=status.HTTP_201_CREATED if received.created else status.HTTP_200_OK,
+        )

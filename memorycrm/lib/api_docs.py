@@ -12,6 +12,7 @@ RESOURCES: dict[str, tuple[str, str, str]] = {
     "customers": ("Customers", "a customer", "customers"),
     "interactions": ("Interactions", "an interaction", "interactions"),
     "stages": ("Journey stages", "a journey stage", "journey stages"),
+    "conversations": ("Interactions", "a conversation", "conversations"),
     "sentiment": ("Sentiment", "a sentiment score", "sentiment scores"),
     "moments": ("Moments", "a memory moment", "memory moments"),
     "moment-tags": ("Tags", "a moment tag", "moment tags"),
