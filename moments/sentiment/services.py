@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from customers.models import Interaction, ScoredText
+from customers.models import Conversation, Interaction, ScoredText
 from memorycrm.lib.queue import queue_with
 from moments import enqueue
 from moments.memory import recall
@@ -77,9 +77,16 @@ def write_scores(
 
 
 @transaction.atomic
-def record_scores(*, version: str, scores: dict[int, Score]) -> int:
+def record_scores(
+    *,
+    version: str,
+    scores: dict[int, Score],
+    trajectories: Mapping[int, tuple[Score, Score]] | None = None,
+) -> int:
     """Write interactions' scores computed by model ``version`` (``write_scores``; an agent's
     correction is never overwritten) and announce the rows written; returns how many.
+    ``trajectories``: {id: (first, last customer turn's score)} of conversations, kept with
+    the rows written.
 
     Rows that already had a score (a newer model, ``rescore``) are announced apart, with
     ``rescoring=True``: the switch-over to a new model is not a new event, and real-time
@@ -92,6 +99,11 @@ def record_scores(*, version: str, scores: dict[int, Score]) -> int:
         scores=scores,
         rescored=rescored,
     )
+    for pk in set(written) & set(trajectories or {}):
+        opening, ending = trajectories[pk]
+        Conversation.objects.filter(interaction_id=pk).update(
+            opening_score=opening.score, ending_score=ending.score
+        )
     first = [pk for pk in written if pk not in set(rescored)]
     # Only rows really written: a retried task must not re-announce them. Moment detection and
     # rules react (their receivers only queue tasks). With the ORM task queue, it is sent
@@ -148,13 +160,47 @@ def score_interactions(*, ids: Iterable[int]) -> ScoreRun:
         texts = [
             "\n".join(p for p in (subject.strip(), body.strip()) if p) for _, subject, body in rows
         ]
-        scores = classifier.score(texts, batch_size=settings.SENTIMENT_BATCH_SIZE)
+        # Conversations: their first and last customer turns too, in the same batches.
+        ends = _conversation_ends([pk for pk, _, _ in rows])
+        extra = [text for first, last in ends.values() for text in (first, last)]
+        scores = classifier.score(texts + extra, batch_size=settings.SENTIMENT_BATCH_SIZE)
+        whole = {pk: score for (pk, _, _), score in zip(rows, scores[: len(rows)], strict=True)}
+        trajectories = {
+            pk: (scores[len(rows) + 2 * i], scores[len(rows) + 2 * i + 1])
+            for i, pk in enumerate(ends)
+        }
         run.seen += len(rows)
         run.scored += record_scores(
             version=classifier.version,
-            scores={pk: score for (pk, _, _), score in zip(rows, scores, strict=True)},
+            scores={pk: remembered(score, trajectories.get(pk)) for pk, score in whole.items()},
+            trajectories=trajectories,
         )
     return run
+
+
+def _conversation_ends(ids: list[int]) -> dict[int, tuple[str, str]]:
+    """{interaction id: (first, last customer turn)} for those of ``ids`` that are chats or
+    calls sent as transcripts (customers.channels.conversations)."""
+    ends = {}
+    for pk, turns in Conversation.objects.filter(interaction_id__in=ids).values_list(
+        "interaction_id", "turns"
+    ):
+        said = [t["text"] for t in turns if t.get("speaker") == Conversation.Speaker.CUSTOMER]
+        if said:
+            ends[pk] = (said[0], said[-1])
+    return ends
+
+
+def remembered(whole: Score, trajectory: tuple[Score, Score] | None) -> Score:
+    """The sentiment an interaction carries. A conversation is remembered by how it ended (the
+    "end" of peak–end): its last customer turn's score, when that turn says something (beyond
+    MEMORY_NEUTRAL_BAND); when the customer ends on a flat "ok, bye", the score of everything
+    the customer said. So a chat that starts furious and ends grateful is not a complaint, and
+    one that ends furious is, whatever came before. Anything else: its whole text's score."""
+    if trajectory is None:
+        return whole
+    ending = trajectory[1]
+    return ending if abs(ending.score) >= settings.MEMORY_NEUTRAL_BAND else whole
 
 
 @transaction.atomic
