@@ -28,7 +28,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from customers.models import Customer, ImportJob, Interaction
+from customers.models import Customer, ImportJob, Interaction, OutboundEmail
 from memorycrm.audit.services import record_erasure
 
 EXPORT_FORMAT = "memorycrm.customer-export"
@@ -130,7 +130,9 @@ def _customer_data(customer: Customer) -> dict[str, Any]:
 
 
 def _export_interactions(customer: Customer) -> dict[str, Any]:
-    rows = customer.interactions.select_related("stage", "agent").order_by("occurred_at", "id")
+    rows = customer.interactions.select_related("stage", "agent", "conversation").order_by(
+        "occurred_at", "id"
+    )
     return {
         "interactions": [
             {
@@ -150,10 +152,29 @@ def _export_interactions(customer: Customer) -> dict[str, Any]:
                 "stage": i.stage.name if i.stage else None,
                 "agent": username(i.agent),
                 "sentiment": sentiment(i),
+                "conversation": _conversation(i),
             }
             for i in rows
-        ]
+        ],
+        "email_threads": [
+            {
+                **values(e, ["message_id", "kind", "to", "subject", "sent_at", "interaction_id"]),
+                "about": f"{e.about_type.model} {e.about_id}" if e.about_type else None,
+            }
+            for e in customer.outbound_emails.select_related("about_type").order_by("sent_at")
+        ],
     }
+
+
+def _conversation(interaction: Interaction) -> dict[str, Any] | None:
+    """A chat or call's transcript (customers.channels.conversations), or None."""
+    conversation = getattr(interaction, "conversation", None)
+    if conversation is None:
+        return None
+    return values(
+        conversation,
+        ["started_at", "ended_at", "turns", "metadata", "opening_score", "ending_score"],
+    )
 
 
 # --- Erase ----------------------------------------------------------------------------------
@@ -196,7 +217,11 @@ def delete_rows(queryset: models.QuerySet) -> int:
 
 
 def _erase_interactions(customer: Customer) -> dict[str, int]:
-    return {"interactions": delete_rows(Interaction.objects.filter(customer=customer))}
+    return {
+        "email_threads": delete_rows(OutboundEmail.objects.filter(customer=customer)),
+        # Their conversations go with them (one-to-one, cascade).
+        "interactions": delete_rows(Interaction.objects.filter(customer=customer)),
+    }
 
 
 # The columns of an uploaded CSV that name the customer a row is about (customers/imports.py).

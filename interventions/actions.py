@@ -29,6 +29,8 @@ from django.db import IntegrityError, transaction
 from django.template import TemplateSyntaxError
 from django.utils import timezone
 
+from customers.channels import threading
+from customers.models import OutboundEmail as ThreadedEmail
 from interventions import explain, rendering, webhooks
 from interventions.holds import hold_surveys_for_alert
 from interventions.models import (
@@ -101,8 +103,20 @@ def send_email_once(
     ).update(status=OutboundEmail.Status.SENDING)
     if not claimed:
         return OutboundEmail.objects.get(pk=email.pk).status
+    message = EmailMessage(email.subject, email.body, settings.DEFAULT_FROM_EMAIL, [email.to])
+    customer = intervention.customer
     try:
-        EmailMessage(email.subject, email.body, settings.DEFAULT_FROM_EMAIL, [email.to]).send()
+        if customer.email and email.to.lower() == customer.email.lower():
+            # To the customer: threaded, so their reply links back to this intervention.
+            threading.send_threaded(
+                message,
+                customer=customer,
+                kind=ThreadedEmail.Kind.INTERVENTION,
+                about=intervention,
+                interaction=intervention.interaction,
+            )
+        else:  # to staff (an alert, an owner's copy): replies are not the customer speaking
+            message.send()
     except Exception as error:
         OutboundEmail.objects.filter(pk=email.pk).update(
             status=OutboundEmail.Status.FAILED, error=str(error)[:2000]

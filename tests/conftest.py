@@ -135,6 +135,54 @@ def _clear_cache():
     cache.clear()
 
 
+# --- SMTP (a real aiosmtpd server on a free port) ----------------------------------------------
+
+
+class SmtpSink:
+    """What an aiosmtpd server received: each message parsed (email.policy.default), with the
+    envelope's recipients."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+        self.port = 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
+        from email import message_from_bytes, policy
+
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        self.messages.append((message, list(envelope.rcpt_tos)))
+        return "250 Message accepted"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_sink(settings):
+    """A real SMTP server (aiosmtpd) on a free local port, with Django's SMTP backend pointed
+    at it; stopped after the test. ``smtp_sink.messages``: [(parsed message, recipients)]."""
+    from aiosmtpd.controller import Controller
+
+    sink = SmtpSink()
+    sink.port = _free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = sink.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
 # --- Browser (Playwright driving Debian's Chromium) -------------------------------------------
 # One browser for the whole session, shared by every test module that asks for `page`.
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"

@@ -13,7 +13,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from customers.channels import threading
 from customers.models import Customer
+from customers.models import OutboundEmail as ThreadedEmail
 from customers.services import update_customer
 from surveys import selectors, tokens
 from surveys.models import Invitation
@@ -23,6 +25,7 @@ from surveys.services.invitations import answer_url
 logger = logging.getLogger(__name__)
 
 Skip = Invitation.SkipReason
+Kind = ThreadedEmail.Kind
 
 
 def opt_out_url(token: str) -> str:
@@ -113,7 +116,13 @@ def send_invitation_email(*, invitation_id: int, reminder: bool = False) -> str:
         raw, digest = tokens.new_token()
         invitation.send_attempts += 1
         try:
-            _message(invitation=invitation, token=raw, reminder=reminder).send()
+            threading.send_threaded(
+                _message(invitation=invitation, token=raw, reminder=reminder),
+                customer=customer,
+                kind=Kind.SURVEY_REMINDER if reminder else Kind.SURVEY_INVITATION,
+                about=invitation,
+                interaction=invitation.interaction,
+            )
         except Exception as exc:  # SMTP and friends: any failure is a recorded status
             logger.warning("Survey email for invitation %s failed: %s", invitation.pk, exc)
             Invitation.objects.filter(pk=invitation.pk).update(

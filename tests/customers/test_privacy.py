@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from customers import privacy
+from customers.channels.conversations import receive_conversation
 from customers.models import Customer, ImportJob, Interaction
 from interventions.models import Alert, EffectLog, FollowUpTask, Intervention, OutboundEmail, Rule
 from moments.memory import recall
@@ -205,6 +206,27 @@ def test_export_has_every_kind_of_data(zeb):
     assert document["effects"][0]["detail"]["status"] == 200
     assert len(document["alerts"]) == 1
     assert document["follow_up_tasks"][0]["title"] == f"Call {NAME}"
+    [thread] = document["email_threads"]  # the survey email, threaded for replies
+    assert thread["kind"] == "survey_invitation"
+    assert thread["to"] == EMAIL
+    assert thread["message_id"].startswith("<")
+    assert interaction["conversation"] is None
+
+
+def test_export_has_a_conversations_transcript(db):
+    customer = CustomerFactory()
+    receive_conversation(
+        customer=customer,
+        channel="call",
+        external_id="call-1",
+        started_at=timezone.now() - timedelta(minutes=3),
+        ended_at=timezone.now(),
+        turns=[{"speaker": "customer", "text": "Hi"}, {"speaker": "agent", "text": "Hello"}],
+        metadata={"line": "support"},
+    )
+    [interaction] = privacy.export_customer(customer=customer)["interactions"]
+    assert interaction["conversation"]["turns"][1] == {"speaker": "agent", "text": "Hello"}
+    assert interaction["conversation"]["metadata"] == {"line": "support"}
 
 
 def test_export_holds_no_secrets(zeb):
@@ -272,6 +294,7 @@ def test_erase_removes_everything_about_the_customer(zeb, other, admin_user):
     assert counts["interventions"] == 1
     assert counts["emails"] == 2  # its own, and the stray copy sent to the address
     assert counts["import_rows"] == 1
+    assert counts["email_threads"] == 1
 
 
 def test_erase_keeps_other_customers_intact(zeb, other):
