@@ -225,9 +225,9 @@ class JourneyStageViewSet(MethodBeforePermissionMixin, viewsets.ReadOnlyModelVie
         "transcript's turns; only the customer's turns are scored for sentiment, and the "
         "sentiment of the customer's first and last turns is kept (`opening_score`, "
         "`ending_score`). Idempotent by `external_id` (per customer): 201 when stored, 200 "
-        "with the conversation already stored when sent again. Limits: "
-        "CONVERSATION_MAX_TURNS turns, CONVERSATION_MAX_CHARS characters in all turns, "
-        "CONVERSATION_METADATA_MAX_BYTES of metadata (400 with field messages).",
+        "with the conversation already stored when sent again. The number of turns, the "
+        "characters in all turns and the size of the metadata are limited (by default 500 "
+        "turns, 50,000 characters, 8 KB): above them, a 400 with field messages.",
         request=ConversationInSerializer,
         responses={201: ConversationSerializer, 200: ConversationSerializer},
     ),

@@ -168,8 +168,9 @@ def receive_conversation(
             )
             conversation.full_clean()
             conversation.save()
-    except IntegrityError:
-        # The same conversation delivered twice at once: the other request stored it.
+    except (IntegrityError, ValidationError):
+        # The same conversation delivered twice at once: the other request stored it after
+        # our look-up (our insert hit the unique constraint, or full_clean saw the row).
         existing = _existing(customer, external_id)
         if existing is None:
             raise

@@ -201,3 +201,51 @@ def test_the_timeline_shows_the_turns_collapsed_and_escaped(token_api, agent_cli
     assert "&lt;script&gt;alert(1)&lt;/script&gt; where is it?" in page
     assert "<script>alert(1)</script>" not in page
     assert "<strong>Agent:</strong> On its way." in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_deliveries_racing_store_one_conversation():
+    """Two workers of the chat provider deliver the same conversation at the same moment:
+    one stores it, the other gets the same interaction back (real PostgreSQL, two
+    connections)."""
+    import threading
+
+    from django.db import connection, connections
+
+    from customers.channels.conversations import receive_conversation
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs two real connections")
+    customer = CustomerFactory()
+    body = payload(customer)
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def deliver() -> None:
+        try:
+            barrier.wait()
+            received = receive_conversation(
+                customer=customer,
+                channel="chat",
+                external_id=body["external_id"],
+                started_at=timezone.now() - timedelta(minutes=5),
+                ended_at=timezone.now(),
+                turns=body["turns"],
+            )
+            results.append((received.interaction.pk, received.created))
+        except Exception as error:  # reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len({pk for pk, _ in results}) == 1
+    assert sorted(created for _, created in results) == [False, True]
+    assert Interaction.objects.filter(customer=customer).count() == 1
+    assert Conversation.objects.count() == 1
