@@ -7,7 +7,15 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from customers import privacy, services
-from customers.models import SENTIMENT_FIELDS, Customer, ImportJob, Interaction, JourneyStage
+from customers.models import (
+    SENTIMENT_FIELDS,
+    Conversation,
+    Customer,
+    ImportJob,
+    Interaction,
+    JourneyStage,
+    OutboundEmail,
+)
 
 
 @admin.register(JourneyStage)
@@ -94,8 +102,20 @@ class CustomerAdmin(admin.ModelAdmin):
         return request.user.has_perms(["customers.delete_customer", "customers.delete_interaction"])
 
 
+class ConversationInline(admin.StackedInline):
+    """A chat or call's transcript, as received (read-only: it is what the customer said)."""
+
+    model = Conversation
+    can_delete = False
+    extra = 0
+    max_num = 0
+    fields = ["started_at", "ended_at", "turns", "metadata", "opening_score", "ending_score"]
+    readonly_fields = fields
+
+
 @admin.register(Interaction)
 class InteractionAdmin(admin.ModelAdmin):
+    inlines = [ConversationInline]
     list_display = [
         "occurred_at",
         "customer",
@@ -142,4 +162,23 @@ class ImportJobAdmin(admin.ModelAdmin):
         return super().get_queryset(request).defer("content")
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(admin.ModelAdmin):
+    """Emails sent to customers, by Message-ID: what a reply is linked to. Written only by
+    customers.channels.threading; read-only here."""
+
+    list_display = ["sent_at", "customer", "kind", "to", "subject", "message_id"]
+    list_filter = ["kind", "sent_at"]
+    search_fields = ["message_id", "to", "subject", "customer__name"]
+    list_select_related = ["customer"]
+    readonly_fields = [f.name for f in OutboundEmail._meta.concrete_fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

@@ -249,3 +249,20 @@ def test_two_deliveries_racing_store_one_conversation():
     assert sorted(created for _, created in results) == [False, True]
     assert Interaction.objects.filter(customer=customer).count() == 1
     assert Conversation.objects.count() == 1
+
+
+def test_admin_shows_the_transcript_and_the_sent_emails(client, admin_user, token_api, customer):
+    from customers.models import OutboundEmail
+
+    created = token_api.post(URL, payload(customer), format="json").json()
+    email = OutboundEmail.objects.create(
+        message_id="<m1@crm.example>", customer=customer, to="a@example.com", subject="Thanks"
+    )
+    client.force_login(admin_user)
+
+    page = client.get(reverse("admin:customers_interaction_change", args=[created["id"]]))
+    assert page.status_code == 200
+    assert "AGENTWORDS" in page.content.decode()
+    emails = client.get(reverse("admin:customers_outboundemail_change", args=[email.pk]))
+    assert emails.status_code == 200
+    assert "&lt;m1@crm.example&gt;" in emails.content.decode()
