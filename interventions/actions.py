@@ -29,7 +29,7 @@ from django.db import IntegrityError, transaction
 from django.template import TemplateSyntaxError
 from django.utils import timezone
 
-from customers.channels import threading
+from customers.channels.threading import send_threaded
 from customers.models import OutboundEmail as ThreadedEmail
 from interventions import explain, rendering, webhooks
 from interventions.holds import hold_surveys_for_alert
@@ -108,7 +108,7 @@ def send_email_once(
     try:
         if customer.email and email.to.lower() == customer.email.lower():
             # To the customer: threaded, so their reply links back to this intervention.
-            threading.send_threaded(
+            send_threaded(
                 message,
                 customer=customer,
                 kind=ThreadedEmail.Kind.INTERVENTION,

@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from customers.channels import threading
+from customers.channels.threading import send_threaded
 from customers.models import Customer
 from customers.models import OutboundEmail as ThreadedEmail
 from customers.services import update_customer
@@ -116,7 +116,7 @@ def send_invitation_email(*, invitation_id: int, reminder: bool = False) -> str:
         raw, digest = tokens.new_token()
         invitation.send_attempts += 1
         try:
-            threading.send_threaded(
+            send_threaded(
                 _message(invitation=invitation, token=raw, reminder=reminder),
                 customer=customer,
                 kind=Kind.SURVEY_REMINDER if reminder else Kind.SURVEY_INVITATION,
