@@ -1,4 +1,4 @@
-"""CSV export of customers and interactions, in exactly the format `customers/imports.py` reads.
+"""CSV export of customers and interactions, in exactly the format `customers/imports/` reads.
 
 Rows are streamed from a database iterator, so exporting a million customers needs little
 memory. Cells a spreadsheet would run as a formula are escaped with a leading quote

@@ -328,7 +328,7 @@ class ImportJob(models.Model):
     updated_rows = models.PositiveIntegerField(default=0)
     unchanged_rows = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)
-    # [{"line": 7, "reason": "email: Enter a valid email address."}, …] (capped, see imports.py)
+    # [{"line": 7, "reason": "email: Enter a valid email address."}, …] (capped: imports.importers)
     errors = models.JSONField(default=list, blank=True)
     message = models.TextField(blank=True)
     created_by = models.ForeignKey(

@@ -224,7 +224,7 @@ def _erase_interactions(customer: Customer) -> dict[str, int]:
     }
 
 
-# The columns of an uploaded CSV that name the customer a row is about (customers/imports.py).
+# The columns of an uploaded CSV that name the customer a row is about (customers/imports/).
 _IMPORT_KEYS = {
     ImportJob.Kind.CUSTOMERS: {"email": "email", "external_ref": "external_ref"},
     ImportJob.Kind.INTERACTIONS: {

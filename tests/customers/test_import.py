@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from django_q.models import OrmQ
 
 from customers import imports, tasks
+from customers.imports import importers
 from customers.models import Customer, ImportJob, Interaction, JourneyStage
 from customers.signals import interactions_logged
 from tests.factories import CustomerFactory, InteractionFactory, UserFactory
@@ -270,8 +271,8 @@ def test_not_utf8_or_empty_files_are_refused():
 
 
 def test_stored_errors_are_capped_but_the_count_is_true(monkeypatch):
-    monkeypatch.setattr(imports, "MAX_STORED_ERRORS", 3)
-    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    monkeypatch.setattr(importers, "MAX_STORED_ERRORS", 3)
+    monkeypatch.setattr(importers, "BATCH_SIZE", 2)
     text = "name,email\n" + "".join(f"Bad {n},bad-{n}\n" for n in range(7))
 
     job = run("customers", text)
@@ -281,7 +282,7 @@ def test_stored_errors_are_capped_but_the_count_is_true(monkeypatch):
 
 
 def test_progress_is_recorded_after_each_batch(monkeypatch):
-    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    monkeypatch.setattr(importers, "BATCH_SIZE", 2)
     text = "name,email\n" + "".join(f"C {n},c{n}@example.com\n" for n in range(5))
     seen = []
     job = ImportJob.objects.create(kind="customers", filename="c.csv", content=text)
@@ -298,8 +299,8 @@ def test_progress_is_recorded_after_each_batch(monkeypatch):
 
 def test_statistics_refresh_during_a_long_import_does_not_disturb_it(monkeypatch):
     """On PostgreSQL the import ANALYZEs the table as it grows (a no-op elsewhere)."""
-    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
-    monkeypatch.setattr(imports, "ANALYZE_AFTER_ROWS", 2)
+    monkeypatch.setattr(importers, "BATCH_SIZE", 2)
+    monkeypatch.setattr(importers, "ANALYZE_AFTER_ROWS", 2)
     text = "name,email\n" + "".join(f"C {n},c{n}@example.com\n" for n in range(9))
 
     job = run("customers", text)
@@ -309,9 +310,9 @@ def test_statistics_refresh_during_a_long_import_does_not_disturb_it(monkeypatch
 
 
 def test_a_failing_batch_rolls_back_alone_and_a_rerun_resumes(monkeypatch):
-    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    monkeypatch.setattr(importers, "BATCH_SIZE", 2)
     text = "name,email\n" + "".join(f"C {n},c{n}@example.com\n" for n in range(5))
-    real_write = imports._CustomerImporter.write
+    real_write = importers.CustomerImporter.write
     calls = []
 
     def failing_second_batch(self, rows, counts):
@@ -320,7 +321,7 @@ def test_a_failing_batch_rolls_back_alone_and_a_rerun_resumes(monkeypatch):
         if len(calls) == 2:
             raise RuntimeError("disk full")
 
-    monkeypatch.setattr(imports._CustomerImporter, "write", failing_second_batch)
+    monkeypatch.setattr(importers.CustomerImporter, "write", failing_second_batch)
     job = run("customers", text)
 
     assert job.status == ImportJob.Status.FAILED
@@ -331,7 +332,7 @@ def test_a_failing_batch_rolls_back_alone_and_a_rerun_resumes(monkeypatch):
         "c1@example.com",
     ]
 
-    monkeypatch.setattr(imports._CustomerImporter, "write", real_write)
+    monkeypatch.setattr(importers.CustomerImporter, "write", real_write)
     again = run("customers", text)
 
     assert counts(again) == (3, 0, 2, 0)
@@ -474,7 +475,7 @@ def test_duplicate_interaction_rows_within_one_file_are_reported(people):
 def test_new_interactions_are_announced_once_per_batch_after_commit(
     people, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    monkeypatch.setattr(importers, "BATCH_SIZE", 2)
     announced = []
 
     def receiver(sender, interaction_ids, **kwargs):

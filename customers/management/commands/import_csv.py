@@ -17,7 +17,7 @@ from customers.models import ImportJob
 
 
 class Command(BaseCommand):
-    help = "Import customers or interactions from a CSV file (see customers/imports.py)."
+    help = "Import customers or interactions from a CSV file (see customers/imports/)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("kind", choices=ImportJob.Kind.values)
