@@ -2,7 +2,7 @@
 
 Pure computation, no database. Simulated customers whose memory follows known parameters
 (`TRUE` below, far from the product's defaults) answer surveys: each is offered 2-8 of their
-moments and picks each with probability pick_rate x recall (moments.memory.fitting.simulate).
+moments and picks each with probability pick_rate x recall (moments.memory.simulation.simulate).
 The fit (moments.memory.fitting.fit: maximum likelihood, bounded, deterministic) sees only the
 answers. Printed, in the same run:
 
@@ -52,7 +52,7 @@ def calibration_error(rows) -> float:
 
 
 def main(argv: list[str]) -> int:
-    from moments.memory import fitting, scoring
+    from moments.memory import fitting, forecast_quality, scoring, simulation
     from moments.memory.fitting import PICK_RATE
 
     args = parse_args(argv)
@@ -66,8 +66,10 @@ def main(argv: list[str]) -> int:
     true_pick_rate = 0.7
     defaults = scoring.MemoryParams()
 
-    answers = fitting.simulate(args.answers, params=true, pick_rate=true_pick_rate, seed=args.seed)
-    held_out = fitting.simulate(
+    answers = simulation.simulate(
+        args.answers, params=true, pick_rate=true_pick_rate, seed=args.seed
+    )
+    held_out = simulation.simulate(
         args.held_out, params=true, pick_rate=true_pick_rate, seed=args.seed + 1000
     )
     for name, data in (("fit on", answers), ("held out", held_out)):
@@ -121,9 +123,9 @@ def main(argv: list[str]) -> int:
     rows = []
     n = fitting.picks(held_out).size
     for name, (params, pick_rate) in models.items():
-        auc[name] = fitting.forecast_auc(held_out, params)
+        auc[name] = forecast_quality.forecast_auc(held_out, params)
         loglik = fitting.log_likelihood(held_out, params, pick_rate=pick_rate) / n
-        calibration = fitting.calibration(held_out, params, pick_rate=pick_rate)
+        calibration = forecast_quality.calibration(held_out, params, pick_rate=pick_rate)
         rows.append(
             [
                 name,
@@ -143,7 +145,7 @@ def main(argv: list[str]) -> int:
     )
     print()
     print("fitted forecast, calibration by decile of forecast recall (held out):")
-    table = fitting.calibration(held_out, fitted.params, pick_rate=fitted.pick_rate)
+    table = forecast_quality.calibration(held_out, fitted.params, pick_rate=fitted.pick_rate)
     print(
         _setup.table(
             ["decile", "moments", "forecast recall", "predicted pick rate", "observed pick rate"],

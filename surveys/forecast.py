@@ -12,7 +12,7 @@ import numpy as np
 from django.db.models import QuerySet
 from sklearn.metrics import roc_auc_score
 
-from moments.memory import fitting, parameters, scoring
+from moments.memory import fitting, forecast_quality, parameters, scoring
 from moments.models import MemoryFitProposal
 from surveys.access import responses_visible_to
 from surveys.models import ForecastEvidence, Response
@@ -84,7 +84,7 @@ class Quality:
     auc: float | None = None  # under the parameters in use
     auc_recorded: float | None = None  # of the recall forecast at each answer's time
     pick_rate: float | None = None
-    calibration: list[fitting.CalibrationRow] = field(default_factory=list)
+    calibration: list[forecast_quality.CalibrationRow] = field(default_factory=list)
     applied_fit: MemoryFitProposal | None = None  # None: the MEMORY_* settings are in use
 
     @property
@@ -95,11 +95,12 @@ class Quality:
 def quality(user, *, min_answers: int = fitting.MIN_ANSWERS) -> Quality:
     """How well the recall forecast predicts what customers pick, over the answers the user may
     see: the AUC of forecast recall against "picked" under the parameters in use
-    (fitting.forecast_auc, recomputed from each candidate's features), the AUC of the recall
-    as forecast at the time, and the calibration table by decile (fitting.calibration). The
-    pick rate there (a customer who remembers a moment does not tick every one) is the one that
-    makes the predicted picks add up to the observed ones. Below ``min_answers`` answers that
-    offered moments, or with picks that separate nothing, ``problem`` says why instead."""
+    (forecast_quality.forecast_auc, recomputed from each candidate's features), the AUC of the
+    recall as forecast at the time, and the calibration table by decile
+    (forecast_quality.calibration). The pick rate there (a customer who remembers a moment does
+    not tick every one) is the one that makes the predicted picks add up to the observed ones.
+    Below ``min_answers`` answers that offered moments, or with picks that separate nothing,
+    ``problem`` says why instead."""
     found = evidence(responses_visible_to(user))
     result = Quality(
         n_answers=len(found.answers),
@@ -125,10 +126,12 @@ def quality(user, *, min_answers: int = fitting.MIN_ANSWERS) -> Quality:
         )
         return result
     params = parameters.current()
-    result.auc = fitting.forecast_auc(found.answers, params)
+    result.auc = forecast_quality.forecast_auc(found.answers, params)
     result.auc_recorded = float(roc_auc_score(fitting.picks(found.answers), found.recorded))
     result.pick_rate = pick_rate(found.answers, params)
-    result.calibration = fitting.calibration(found.answers, params, pick_rate=result.pick_rate)
+    result.calibration = forecast_quality.calibration(
+        found.answers, params, pick_rate=result.pick_rate
+    )
     return result
 
 

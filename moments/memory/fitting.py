@@ -28,22 +28,19 @@ list of ``Answer``, each holding the candidate moments the customer was offered,
 nobody ticks everything they remember. The fit maximises the Bernoulli log-likelihood of the
 picks (L-BFGS-B within ``BOUNDS``, from fixed starting points: deterministic).
 
-**Forecast quality**: the AUC of forecast recall against "picked" (``forecast_auc``), and a
-calibration table by decile of forecast recall (``calibration``): forecast, predicted pick
-rate and the observed pick rate side by side.
+Forecast quality (AUC, calibration) is in ``moments.memory.forecast_quality``; simulated answers
+for the bench and the tests in ``moments.memory.simulation``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
-from sklearn.metrics import roc_auc_score
 
 from moments.memory import scoring
 
@@ -242,10 +239,10 @@ def check_evidence(answers: Sequence[Answer], *, min_answers: int = MIN_ANSWERS)
             problem = candidate.problem()
             if problem:
                 raise FitError(f"answer {i}, candidate {j}: {problem}")
-    _check_both_outcomes(answers)
+    check_both_outcomes(answers)
 
 
-def _check_both_outcomes(answers: Sequence[Answer]) -> None:
+def check_both_outcomes(answers: Sequence[Answer]) -> None:
     y = picks(answers)
     if y.size == 0:
         raise FitError("no candidate moments: nothing to score")
@@ -443,98 +440,3 @@ def _standard_errors(objective, x: np.ndarray, free: list[str], n: int, at_bound
             name = free[i]
             errors[name] = math.sqrt(variance) * abs(_d_natural(name, x[i]))
     return errors
-
-
-# --- Forecast quality -----------------------------------------------------------------------
-
-
-def forecast_auc(answers: Sequence[Answer], params: scoring.MemoryParams) -> float:
-    """Area under the ROC curve of forecast recall against "picked", over every candidate:
-    the chance that a picked moment was forecast as better remembered than one not picked."""
-    _check_both_outcomes(answers)
-    return float(roc_auc_score(picks(answers), forecasts(answers, params)))
-
-
-@dataclass(frozen=True)
-class CalibrationRow:
-    decile: int  # 1 = the lowest forecasts
-    n: int
-    forecast_low: float
-    forecast_high: float
-    mean_forecast: float  # mean forecast recall
-    predicted_rate: float  # mean pick probability: pick rate x forecast recall
-    observed_rate: float  # share of these candidates the customers picked
-
-
-def calibration(
-    answers: Sequence[Answer],
-    params: scoring.MemoryParams,
-    *,
-    pick_rate: float = 1.0,
-    bins: int = 10,
-) -> list[CalibrationRow]:
-    """The candidates sorted by forecast recall and cut into ``bins`` groups of (nearly) equal
-    size, each with its forecast, predicted and observed pick rate. A calibrated forecast has
-    predicted = observed in every row. Fewer rows when there are fewer candidates than bins."""
-    r = forecasts(answers, params)
-    y = picks(answers)
-    if r.size == 0:
-        raise FitError("no candidate moments: nothing to score")
-    order = np.argsort(r, kind="stable")
-    rows = []
-    for decile, index in enumerate(np.array_split(order, min(bins, r.size)), start=1):
-        rows.append(
-            CalibrationRow(
-                decile=decile,
-                n=int(index.size),
-                forecast_low=float(r[index].min()),
-                forecast_high=float(r[index].max()),
-                mean_forecast=float(r[index].mean()),
-                predicted_rate=float(np.clip(r[index] * pick_rate, 0, 1).mean()),
-                observed_rate=float(y[index].mean()),
-            )
-        )
-    return rows
-
-
-# --- Simulation (for the bench and the tests) -------------------------------------------------
-
-# The seeded taxonomy's tag weights and the seeded stages' weights (migrations).
-SIM_TAG_WEIGHTS = (1.5, 2.0, 2.5, 1.0, 1.2, 2.5, 1.5, 1.8, 2.2, 1.3)
-SIM_STAGE_WEIGHTS = (1.2, 1.0, 1.1, 1.0, 1.5, 1.3)
-
-
-def simulate(
-    n_answers: int,
-    *,
-    params: scoring.MemoryParams,
-    pick_rate: float,
-    seed: int,
-    candidates: tuple[int, int] = (2, 8),
-) -> list[Answer]:
-    """Survey answers of simulated customers whose memory follows ``params`` exactly: each is
-    offered 2-8 of their moments (ages 0.5-365 days, spread evenly on a log scale; intensities
-    mostly moderate; as many negative as positive, some neutral; 0-2 tags; a stage; a quarter
-    refreshed once or twice) and picks each with probability pick_rate x recall. Deterministic
-    for a seed."""
-    rng = random.Random(seed)
-    answers = []
-    for _ in range(n_answers):
-        offered = []
-        for _ in range(rng.randint(*candidates)):
-            age = math.exp(rng.uniform(math.log(0.5), math.log(365.0)))
-            refreshes: tuple[float, ...] = ()
-            if rng.random() < 0.25:
-                refreshes = tuple(sorted(rng.uniform(0, age) for _ in range(rng.randint(1, 2))))
-            candidate = Candidate(
-                age_days=age,
-                intensity=min(1.0, rng.betavariate(2.0, 2.5)),
-                polarity=rng.choices(POLARITIES, weights=(45, 45, 10))[0],
-                tag_weights=tuple(rng.sample(SIM_TAG_WEIGHTS, rng.choice((0, 0, 1, 1, 2)))),
-                stage_weight=rng.choice(SIM_STAGE_WEIGHTS),
-                refresh_ages=refreshes,
-            )
-            p = pick_rate * forecast_recall(candidate, params)
-            offered.append(dataclasses.replace(candidate, picked=rng.random() < p))
-        answers.append(Answer(tuple(offered)))
-    return answers

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from scipy.optimize import minimize_scalar
 
-from moments.memory import fitting, parameters
+from moments.memory import fitting, forecast_quality, parameters
 from moments.models import MemoryFitProposal
 from surveys import forecast
 
@@ -40,7 +40,7 @@ def fit_memory_model(*, min_answers: int = fitting.MIN_ANSWERS) -> MemoryFitProp
         n_picked=fitted.n_picked,
         log_likelihood_current=baseline_ll,
         log_likelihood_proposed=fitted.log_likelihood,
-        auc_current=fitting.forecast_auc(answers, in_use),
-        auc_proposed=fitting.forecast_auc(answers, fitted.params),
+        auc_current=forecast_quality.forecast_auc(answers, in_use),
+        auc_proposed=forecast_quality.forecast_auc(answers, fitted.params),
         at_bound=list(fitted.at_bound),
     )

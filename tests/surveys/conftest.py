@@ -80,7 +80,7 @@ def invite(survey, customer, interaction):
 
 @pytest.fixture
 def store_evidence(survey):
-    """Store survey answers (moments.memory.fitting.Answer, e.g. fitting.simulate's) as the
+    """Store survey answers (moments.memory.fitting.Answer, e.g. simulation.simulate's) as the
     forecast's evidence: one response per answer, a row per candidate, every candidate offered
     (its recall recorded under the settings' parameters). Returns the answers."""
     from datetime import timedelta

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from moments.memory import fitting, parameters
+from moments.memory import fitting, forecast_quality, parameters, simulation
 
 URL = "/surveys/forecast/"
 API = "/api/v1/forecast-quality/"
@@ -14,13 +14,15 @@ API = "/api/v1/forecast-quality/"
 
 @pytest.fixture
 def answers(store_evidence):
-    return store_evidence(fitting.simulate(60, params=parameters.current(), pick_rate=0.6, seed=11))
+    return store_evidence(
+        simulation.simulate(60, params=parameters.current(), pick_rate=0.6, seed=11)
+    )
 
 
 def test_the_page_shows_the_auc_fitting_computes_on_the_same_evidence(manager_client, answers):
     page = manager_client.get(URL)
     assert page.status_code == 200
-    expected = fitting.forecast_auc(answers, parameters.current())
+    expected = forecast_quality.forecast_auc(answers, parameters.current())
     quality = page.context["quality"]
     assert quality.auc == pytest.approx(expected, abs=1e-12)
     assert quality.n_answers == 60
@@ -31,7 +33,7 @@ def test_the_page_shows_the_calibration_by_decile(manager_client, answers):
     page = manager_client.get(URL)
     rows = page.context["quality"].calibration
     pick_rate = page.context["quality"].pick_rate
-    assert rows == fitting.calibration(answers, parameters.current(), pick_rate=pick_rate)
+    assert rows == forecast_quality.calibration(answers, parameters.current(), pick_rate=pick_rate)
     assert [r.decile for r in rows] == list(range(1, 11))
     assert 'id="forecast-calibration"' in page.content.decode()
 
@@ -39,14 +41,16 @@ def test_the_page_shows_the_calibration_by_decile(manager_client, answers):
 def test_the_api_gives_the_same_figures(manager_api, answers):
     data = manager_api.get(API).json()
     assert data["ready"] is True
-    assert data["auc"] == pytest.approx(fitting.forecast_auc(answers, parameters.current()))
+    assert data["auc"] == pytest.approx(
+        forecast_quality.forecast_auc(answers, parameters.current())
+    )
     assert data["n_answers"] == 60
     assert len(data["calibration"]) == 10
     assert data["applied_fit"] is None
 
 
 def test_without_enough_evidence_the_page_says_so(manager_client, store_evidence):
-    store_evidence(fitting.simulate(4, params=parameters.current(), pick_rate=0.6, seed=1))
+    store_evidence(simulation.simulate(4, params=parameters.current(), pick_rate=0.6, seed=1))
     page = manager_client.get(URL)
     body = page.content.decode()
     assert "Not enough evidence yet: 4 survey answer(s) offered moments" in body
@@ -61,7 +65,7 @@ def test_without_enough_evidence_the_api_says_so(manager_api):
 
 
 def test_answers_where_nobody_picked_anything_give_no_verdict(manager_client, store_evidence):
-    answers = fitting.simulate(40, params=parameters.current(), pick_rate=0.01, seed=2)
+    answers = simulation.simulate(40, params=parameters.current(), pick_rate=0.01, seed=2)
     none_picked = [
         fitting.Answer(tuple(dataclasses.replace(c, picked=False) for c in a.candidates))
         for a in answers

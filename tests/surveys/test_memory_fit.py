@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from moments.memory import fitting, parameters, scoring
+from moments.memory import parameters, scoring, simulation
 from moments.memory.recall import refresh_customer_memory
 from moments.models import MemoryFitProposal, Moment
 from tests.factories import InteractionFactory
@@ -24,7 +24,7 @@ TRUE = dataclasses.replace(scoring.MemoryParams(), base_stability_days=40.0, imp
 
 @pytest.fixture
 def evidence(store_evidence):
-    return store_evidence(fitting.simulate(150, params=TRUE, pick_rate=0.7, seed=3))
+    return store_evidence(simulation.simulate(150, params=TRUE, pick_rate=0.7, seed=3))
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def test_fit_memory_model_proposes_and_changes_nothing(evidence, moment):
 
 
 def test_too_little_evidence_makes_no_proposal(store_evidence):
-    store_evidence(fitting.simulate(5, params=TRUE, pick_rate=0.7, seed=3))
+    store_evidence(simulation.simulate(5, params=TRUE, pick_rate=0.7, seed=3))
     with pytest.raises(CommandError, match="at least 30"):
         fit()
     assert not MemoryFitProposal.objects.exists()

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from moments.memory import fitting, scoring
+from moments.memory import fitting, forecast_quality, scoring, simulation
 from moments.memory.fitting import Answer, Candidate, FitError
 
 # Far from every starting point of the fit, and from the product's defaults.
@@ -35,7 +35,7 @@ def _true_value(name: str) -> float:
 @pytest.fixture(scope="module")
 def recovered() -> fitting.FitResult:
     # One start (the product's defaults) keeps this test at a few seconds; the bench uses all.
-    answers = fitting.simulate(800, params=TRUE, pick_rate=TRUE_PICK_RATE, seed=11)
+    answers = simulation.simulate(800, params=TRUE, pick_rate=TRUE_PICK_RATE, seed=11)
     return fitting.fit(answers, standard_errors=True, starts=fitting.STARTS[:1])
 
 
@@ -63,10 +63,10 @@ def test_fit_pins_down_the_well_identified_parameters(recovered):
 
 
 def test_fitted_forecast_ranks_new_answers_as_well_as_the_truth(recovered):
-    held_out = fitting.simulate(800, params=TRUE, pick_rate=TRUE_PICK_RATE, seed=12)
+    held_out = simulation.simulate(800, params=TRUE, pick_rate=TRUE_PICK_RATE, seed=12)
 
-    oracle = fitting.forecast_auc(held_out, TRUE)
-    fitted = fitting.forecast_auc(held_out, recovered.params)
+    oracle = forecast_quality.forecast_auc(held_out, TRUE)
+    fitted = forecast_quality.forecast_auc(held_out, recovered.params)
 
     assert oracle - fitted <= 0.01
     assert fitting.log_likelihood(
@@ -81,7 +81,7 @@ def test_fit_beats_the_null_model(recovered):
 
 
 def test_fit_is_deterministic_and_keeps_fixed_parameters():
-    answers = fitting.simulate(150, params=TRUE, pick_rate=TRUE_PICK_RATE, seed=3)
+    answers = simulation.simulate(150, params=TRUE, pick_rate=TRUE_PICK_RATE, seed=3)
     fixed = {name: getattr(TRUE, name) for name in fitting.MEMORY_PARAMETERS}
 
     first = fitting.fit(answers, fixed=fixed)
@@ -120,9 +120,9 @@ def test_forecast_recall_is_the_products_forecast():
 
 
 def test_calibration_of_the_true_forecast_matches_what_customers_pick():
-    answers = fitting.simulate(1500, params=TRUE, pick_rate=TRUE_PICK_RATE, seed=5)
+    answers = simulation.simulate(1500, params=TRUE, pick_rate=TRUE_PICK_RATE, seed=5)
 
-    rows = fitting.calibration(answers, TRUE, pick_rate=TRUE_PICK_RATE)
+    rows = forecast_quality.calibration(answers, TRUE, pick_rate=TRUE_PICK_RATE)
 
     assert [r.decile for r in rows] == list(range(1, 11))
     assert sum(r.n for r in rows) == sum(len(a.candidates) for a in answers)
@@ -132,7 +132,7 @@ def test_calibration_of_the_true_forecast_matches_what_customers_pick():
 
 
 def test_answers_round_trip_through_plain_data():
-    answers = fitting.simulate(5, params=TRUE, pick_rate=TRUE_PICK_RATE, seed=1)
+    answers = simulation.simulate(5, params=TRUE, pick_rate=TRUE_PICK_RATE, seed=1)
     data = json.loads(json.dumps([dataclasses.asdict(a) for a in answers]))
 
     assert fitting.answers_from_data(data) == answers
@@ -175,7 +175,7 @@ def test_picks_that_separate_nothing_are_a_clear_error():
     with pytest.raises(FitError, match="every candidate moment was picked"):
         fitting.fit(everything)
     with pytest.raises(FitError, match="no candidate moment was picked"):
-        fitting.forecast_auc(_answers(3, picked=lambda i: False), TRUE)
+        forecast_quality.forecast_auc(_answers(3, picked=lambda i: False), TRUE)
 
 
 @pytest.mark.parametrize(
