@@ -303,7 +303,7 @@ def run_task(intervention: Intervention, config: dict) -> dict:
             "assignee": owner,
             "customer": intervention.customer,
             "title": title[:200],
-            "notes": describe_why(intervention.why_fired),
+            "notes": explain.describe_why(intervention.why_fired),
             "due": timezone.now() + timedelta(hours=config.get("due_in_hours", 24)),
         },
     )
@@ -485,33 +485,3 @@ def config_errors(action: str, config: Any) -> list[str]:
 def run(intervention: Intervention) -> dict:
     rule = intervention.rule
     return ACTIONS[rule.action].run(intervention, rule.action_config or {})
-
-
-def describe_why(why: dict) -> str:
-    """One line: 'interaction.scored: sentiment_label eq negative (was negative), …'."""
-    parts = [
-        f"{c.get('field')} {c.get('op')} {c.get('value')!r} (was {c.get('actual')!r})"
-        for c in why.get("conditions", [])
-    ]
-    return f"{why.get('event', '?')}: " + (", ".join(parts) if parts else "no conditions")
-
-
-def describe_result(result: dict) -> str:
-    """What an intervention did, in one line for people (the JSON is in the admin and API)."""
-    parts = []
-    if result.get("skipped"):
-        parts.append(f"skipped: {result['skipped']}")
-    if result.get("alerts"):
-        parts.append("alerted " + ", ".join(result["alerts"]))
-    emails = result.get("emails") or []
-    if emails:
-        parts.append("emailed " + ", ".join(f"{e.get('to')} ({e.get('status')})" for e in emails))
-    if result.get("task"):
-        parts.append(f"task “{result.get('title', '')}” for {result.get('assignee', '?')}")
-    webhook = result.get("webhook")
-    if webhook:
-        parts.append(f"called {webhook.get('url')} → HTTP {webhook.get('status')}")
-    survey = result.get("survey")
-    if survey and not survey.get("skipped_reason"):
-        parts.append(f"invited to “{survey.get('survey')}”")
-    return "; ".join(parts)

@@ -3,7 +3,8 @@
     Customer wrote "I am furious and want a refund now" — negative 94 %, Complaint stage,
     3rd complaint in 10 days.
 
-instead of the conditions that matched (those stay in the intervention's why_fired, for admins).
+instead of the conditions that matched (those stay in the intervention's why_fired, for admins);
+and the one-line summaries of what a rule matched (describe_why) and did (describe_result).
 """
 
 from __future__ import annotations
@@ -82,3 +83,33 @@ def reason_for(intervention: Intervention) -> str:
     if interaction is not None:
         return interaction_reason(interaction, escalation=intervention.why_fired.get("escalation"))
     return f"{intervention.rule.name}: {intervention.rule.get_event_display().lower()}."
+
+
+def describe_why(why: dict) -> str:
+    """One line: 'interaction.scored: sentiment_label eq negative (was negative), …'."""
+    parts = [
+        f"{c.get('field')} {c.get('op')} {c.get('value')!r} (was {c.get('actual')!r})"
+        for c in why.get("conditions", [])
+    ]
+    return f"{why.get('event', '?')}: " + (", ".join(parts) if parts else "no conditions")
+
+
+def describe_result(result: dict) -> str:
+    """What an intervention did, in one line for people (the JSON is in the admin and API)."""
+    parts = []
+    if result.get("skipped"):
+        parts.append(f"skipped: {result['skipped']}")
+    if result.get("alerts"):
+        parts.append("alerted " + ", ".join(result["alerts"]))
+    emails = result.get("emails") or []
+    if emails:
+        parts.append("emailed " + ", ".join(f"{e.get('to')} ({e.get('status')})" for e in emails))
+    if result.get("task"):
+        parts.append(f"task “{result.get('title', '')}” for {result.get('assignee', '?')}")
+    webhook = result.get("webhook")
+    if webhook:
+        parts.append(f"called {webhook.get('url')} → HTTP {webhook.get('status')}")
+    survey = result.get("survey")
+    if survey and not survey.get("skipped_reason"):
+        parts.append(f"invited to “{survey.get('survey')}”")
+    return "; ".join(parts)

@@ -7,8 +7,8 @@ from django import template
 from django.conf import settings
 
 from interventions import selectors
-from interventions.actions import describe_result as _describe_result
-from interventions.actions import describe_why as _describe_why
+from interventions.explain import describe_result as _describe_result
+from interventions.explain import describe_why as _describe_why
 
 register = template.Library()
 
