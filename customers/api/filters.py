@@ -6,7 +6,6 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
-from rest_framework.filters import OrderingFilter
 
 from customers.access import customers_visible_to, interactions_visible_to
 from customers.models import Customer, Interaction
@@ -38,26 +37,6 @@ def interaction_filter(field_name: str = "interaction") -> filters.ModelChoiceFi
     return filters.ModelChoiceFilter(
         field_name=field_name, queryset=visible_interactions, label="Id of the interaction."
     )
-
-
-class StableOrderingFilter(OrderingFilter):
-    """`?ordering=` on the declared fields, with `id` appended so rows that tie on the chosen
-    field keep one order from page to page."""
-
-    def get_ordering(self, request, queryset, view) -> list[str]:
-        ordering = list(super().get_ordering(request, queryset, view) or [])
-        if not any(field.lstrip("-") == "id" for field in ordering):
-            descending = bool(ordering) and ordering[-1].startswith("-")
-            ordering.append("-id" if descending else "id")
-        return ordering
-
-    def get_schema_operation_parameters(self, view) -> list[dict]:
-        parameters = super().get_schema_operation_parameters(view)
-        fields = ", ".join(f"`{field}`" for field in getattr(view, "ordering_fields", []))
-        parameters[0]["description"] = (
-            f"Order by {fields}; prefix `-` for descending, separate several with commas."
-        )
-        return parameters
 
 
 class CustomerFilter(filters.FilterSet):

@@ -14,7 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination, PageNumberPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -22,7 +22,7 @@ from rest_framework.response import Response
 
 from customers import privacy, services
 from customers.access import customers_visible_to, interactions_visible_to
-from customers.api.filters import CustomerFilter, InteractionFilter, StableOrderingFilter
+from customers.api.filters import CustomerFilter, InteractionFilter
 from customers.api.serializers import (
     ConversationInSerializer,
     ConversationSerializer,
@@ -32,19 +32,7 @@ from customers.api.serializers import (
 )
 from customers.channels import conversations
 from customers.models import Customer, Interaction, JourneyStage
-
-
-class MethodBeforePermissionMixin:
-    """Answer 405 for a method the route does not serve before checking model permissions.
-
-    DjangoModelPermissions maps PUT to `change_…`, so without this an agent would get 403 for
-    a PUT on an interaction and a manager 405; everyone should get 405.
-    """
-
-    def check_permissions(self, request) -> None:
-        if not hasattr(self, request.method.lower()):
-            raise MethodNotAllowed(request.method)
-        super().check_permissions(request)
+from memorycrm.lib.api import MethodBeforePermissionMixin, StableOrderingFilter
 
 
 class CustomerPagination(PageNumberPagination):

@@ -16,7 +16,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from customers.api.filters import customer_filter, interaction_filter
-from customers.api.views import MethodBeforePermissionMixin
 from interventions import services
 from interventions.access import alerts_for, interventions_visible_to, rules_visible_to, tasks_for
 from interventions.api.serializers import (
@@ -26,7 +25,7 @@ from interventions.api.serializers import (
     RuleSerializer,
 )
 from interventions.models import ALERT_SEVERITIES, Alert, FollowUpTask, Intervention, Rule
-from memorycrm.lib.api import IsoDateTimeFilter
+from memorycrm.lib.api import IsoDateTimeFilter, MethodBeforePermissionMixin
 
 
 def needs(perm: str) -> type[BasePermission]:

@@ -12,6 +12,8 @@ from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import force_instance
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers, status
+from rest_framework.exceptions import MethodNotAllowed
+from rest_framework.filters import OrderingFilter
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -216,3 +218,36 @@ class IdFilter(django_filters.NumberFilter):
         kwargs.setdefault("min_value", -(2**63))
         kwargs.setdefault("max_value", 2**63 - 1)
         super().__init__(*args, **kwargs)
+
+
+class MethodBeforePermissionMixin:
+    """Answer 405 for a method the route does not serve before checking model permissions.
+
+    DjangoModelPermissions maps PUT to `change_…`, so without this an agent would get 403 for
+    a PUT on an interaction and a manager 405; everyone should get 405.
+    """
+
+    def check_permissions(self, request) -> None:
+        if not hasattr(self, request.method.lower()):
+            raise MethodNotAllowed(request.method)
+        super().check_permissions(request)
+
+
+class StableOrderingFilter(OrderingFilter):
+    """`?ordering=` on the declared fields, with `id` appended so rows that tie on the chosen
+    field keep one order from page to page."""
+
+    def get_ordering(self, request, queryset, view) -> list[str]:
+        ordering = list(super().get_ordering(request, queryset, view) or [])
+        if not any(field.lstrip("-") == "id" for field in ordering):
+            descending = bool(ordering) and ordering[-1].startswith("-")
+            ordering.append("-id" if descending else "id")
+        return ordering
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        fields = ", ".join(f"`{field}`" for field in getattr(view, "ordering_fields", []))
+        parameters[0]["description"] = (
+            f"Order by {fields}; prefix `-` for descending, separate several with commas."
+        )
+        return parameters

@@ -12,10 +12,15 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response as APIResponse
 
-from customers.api.filters import StableOrderingFilter, customer_filter, interaction_filter
-from customers.api.views import MethodBeforePermissionMixin
+from customers.api.filters import customer_filter, interaction_filter
 from customers.models import JourneyStage
-from memorycrm.lib.api import AutoSchema, IdFilter, IsoDateTimeFilter
+from memorycrm.lib.api import (
+    AutoSchema,
+    IdFilter,
+    IsoDateTimeFilter,
+    MethodBeforePermissionMixin,
+    StableOrderingFilter,
+)
 from surveys import forecast, selectors, services
 from surveys.access import invitations_visible_to, responses_visible_to
 from surveys.api.serializers import (

@@ -16,9 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from customers.access import get_customer_for_user, interactions_visible_to
-from customers.api.filters import StableOrderingFilter
-from customers.api.views import MethodBeforePermissionMixin
 from customers.models import Customer
+from memorycrm.lib.api import MethodBeforePermissionMixin, StableOrderingFilter
 from moments.access import moments_visible_to
 from moments.memory import selectors, services
 from moments.memory.api.filters import MomentFilter
