@@ -16,7 +16,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination, PageNumberPagination
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -32,7 +32,7 @@ from customers.api.serializers import (
 )
 from customers.channels import conversations
 from customers.models import Customer, Interaction, JourneyStage
-from memorycrm.lib.api import MethodBeforePermissionMixin, StableOrderingFilter
+from memorycrm.lib.api import MethodBeforePermissionMixin, StableOrderingFilter, needs
 
 
 class CustomerPagination(PageNumberPagination):
@@ -62,19 +62,11 @@ class InteractionCursorPagination(CursorPagination):
         return cursor
 
 
-class CanExportData(BasePermission):
-    """The GDPR export holds everything about a customer: managers and admins, as CSV export."""
-
-    def has_permission(self, request, view) -> bool:
-        return request.user.has_perm("customers.export_customers")
-
-
-class CanErase(BasePermission):
-    """Erasing deletes a customer and their interactions: both delete permissions (admins;
-    managers may delete a customer but not interactions)."""
-
-    def has_permission(self, request, view) -> bool:
-        return request.user.has_perms(["customers.delete_customer", "customers.delete_interaction"])
+# The GDPR export holds everything about a customer: managers and admins, as CSV export.
+CanExportData = needs("customers.export_customers")
+# Erasing deletes a customer and their interactions: both delete permissions (admins; managers
+# may delete a customer but not interactions).
+CanErase = needs("customers.delete_customer", "customers.delete_interaction")
 
 
 class EraseSerializer(serializers.Serializer):

@@ -11,7 +11,7 @@ import django_filters
 from django.db.models import QuerySet
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -25,16 +25,7 @@ from interventions.api.serializers import (
     RuleSerializer,
 )
 from interventions.models import ALERT_SEVERITIES, Alert, FollowUpTask, Intervention, Rule
-from memorycrm.lib.api import IsoDateTimeFilter, MethodBeforePermissionMixin
-
-
-def needs(perm: str) -> type[BasePermission]:
-    class HasPerm(BasePermission):
-        def has_permission(self, request, view) -> bool:
-            return request.user.has_perm(perm)
-
-    HasPerm.__name__ = f"Has_{perm.replace('.', '_')}"
-    return HasPerm
+from memorycrm.lib.api import IsoDateTimeFilter, MethodBeforePermissionMixin, needs
 
 
 class RuleViewSet(MethodBeforePermissionMixin, viewsets.ModelViewSet):

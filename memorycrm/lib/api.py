@@ -14,7 +14,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.filters import OrderingFilter
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -251,3 +251,15 @@ class StableOrderingFilter(OrderingFilter):
             f"Order by {fields}; prefix `-` for descending, separate several with commas."
         )
         return parameters
+
+
+def needs(*perms: str) -> type[BasePermission]:
+    """A permission class granting the users who hold every one of ``perms``, for the routes that
+    DjangoModelPermissions does not cover (an action, a view over no model)."""
+
+    class HasPerms(BasePermission):
+        def has_permission(self, request, view) -> bool:
+            return request.user.has_perms(perms)
+
+    HasPerms.__name__ = "Has_" + "_and_".join(perm.replace(".", "_") for perm in perms)
+    return HasPerms

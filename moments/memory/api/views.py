@@ -11,13 +11,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as APIValidationError
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from customers.access import get_customer_for_user, interactions_visible_to
 from customers.models import Customer
-from memorycrm.lib.api import MethodBeforePermissionMixin, StableOrderingFilter
+from memorycrm.lib.api import MethodBeforePermissionMixin, StableOrderingFilter, needs
 from moments.access import moments_visible_to
 from moments.memory import selectors, services
 from moments.memory.api.filters import MomentFilter
@@ -124,14 +124,8 @@ class TagCategoryViewSet(MethodBeforePermissionMixin, viewsets.ReadOnlyModelView
     lookup_value_regex = SLUG  # anything else (a NUL byte: a 500 on PostgreSQL) is a 404
 
 
-class CanViewMoments(BasePermission):
-    def has_permission(self, request, view) -> bool:
-        return request.user.has_perm("moments.view_moment")
-
-
-class CanViewDashboard(BasePermission):
-    def has_permission(self, request, view) -> bool:
-        return request.user.has_perm("moments.view_dashboard")
+CanViewMoments = needs("moments.view_moment")
+CanViewDashboard = needs("moments.view_dashboard")
 
 
 class CustomerMemoryViewSet(viewsets.ViewSet):

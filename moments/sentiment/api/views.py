@@ -15,11 +15,12 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
+from memorycrm.lib.api import needs
 from moments.models import ScoringRequest
 from moments.sentiment import selectors, services
 from moments.sentiment.api.serializers import (
@@ -29,10 +30,7 @@ from moments.sentiment.api.serializers import (
     StatusSerializer,
 )
 
-
-class CanViewSentimentModel(BasePermission):
-    def has_permission(self, request, view) -> bool:
-        return request.user.has_perm("moments.view_sentimentmodel")
+CanViewSentimentModel = needs("moments.view_sentimentmodel")
 
 
 class SentimentViewSet(viewsets.ViewSet):
