@@ -9,6 +9,7 @@ from django_q.models import Schedule
 from customers.models import Customer, Interaction
 from interventions import conditions as cond
 from interventions import engine
+from memorycrm.lib.schedules import ensure_schedule
 from moments.models import CustomerMemory
 
 DISPATCH_SCHEDULE = "interventions-dispatch-due"
@@ -94,20 +95,5 @@ def daily_events() -> dict:
 
 def ensure_schedules() -> None:
     """Idempotent: the claimer (every minute) and the daily events."""
-    Schedule.objects.update_or_create(
-        name=DISPATCH_SCHEDULE,
-        defaults={
-            "func": "interventions.tasks.dispatch_due",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
-    Schedule.objects.update_or_create(
-        name=DAILY_SCHEDULE,
-        defaults={
-            "func": "interventions.tasks.daily_events",
-            "schedule_type": Schedule.DAILY,
-            "repeats": -1,
-        },
-    )
+    ensure_schedule(DISPATCH_SCHEDULE, "interventions.tasks.dispatch_due", minutes=1)
+    ensure_schedule(DAILY_SCHEDULE, "interventions.tasks.daily_events", Schedule.DAILY)

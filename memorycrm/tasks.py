@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from django_q.models import Schedule
-
 from memorycrm.lib import queue
+from memorycrm.lib.schedules import ensure_schedule
 
 RELAY_NAME = "memorycrm-relay-outbox"
 
@@ -16,12 +15,4 @@ def relay_outbox() -> int:
 
 def ensure_outbox_schedule() -> None:
     """Idempotent: the sweep of the outbox, every minute (a no-op on the ORM broker)."""
-    Schedule.objects.update_or_create(
-        name=RELAY_NAME,
-        defaults={
-            "func": "memorycrm.tasks.relay_outbox",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
+    ensure_schedule(RELAY_NAME, "memorycrm.tasks.relay_outbox", minutes=1)

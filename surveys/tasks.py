@@ -7,6 +7,7 @@ import time
 from django.conf import settings
 from django_q.models import Schedule
 
+from memorycrm.lib.schedules import ensure_schedule
 from surveys import enqueue, services
 
 SWEEP_NAME = "surveys-sweep"
@@ -95,29 +96,8 @@ def recalibrate_tags() -> dict:
 def ensure_schedules() -> None:
     """Idempotent: the scoring of pending answers, the periodic sweep and the weekly
     recalibration (run by `manage.py setup_survey_schedules`)."""
-    Schedule.objects.update_or_create(
-        name=SCORING_NAME,
-        defaults={
-            "func": "surveys.tasks.score_pending",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": settings.SURVEY_SCORING_MINUTES,
-            "repeats": -1,
-        },
+    ensure_schedule(
+        SCORING_NAME, "surveys.tasks.score_pending", minutes=settings.SURVEY_SCORING_MINUTES
     )
-    Schedule.objects.update_or_create(
-        name=RECALIBRATE_NAME,
-        defaults={
-            "func": "surveys.tasks.recalibrate_tags",
-            "schedule_type": Schedule.WEEKLY,
-            "repeats": -1,
-        },
-    )
-    Schedule.objects.update_or_create(
-        name=SWEEP_NAME,
-        defaults={
-            "func": "surveys.tasks.sweep",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": settings.SURVEY_SWEEP_MINUTES,
-            "repeats": -1,
-        },
-    )
+    ensure_schedule(RECALIBRATE_NAME, "surveys.tasks.recalibrate_tags", Schedule.WEEKLY)
+    ensure_schedule(SWEEP_NAME, "surveys.tasks.sweep", minutes=settings.SURVEY_SWEEP_MINUTES)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django_q.models import Schedule
 
+from memorycrm.lib.schedules import ensure_schedule
 from moments.memory import recall, services
 
 REFRESH_NAME = "memory-refresh"
@@ -23,12 +23,8 @@ def refresh_all_memory() -> dict:
 
 def ensure_refresh_schedule() -> None:
     """Idempotent: the periodic refresh of every customer's recall and balance."""
-    Schedule.objects.update_or_create(
-        name=REFRESH_NAME,
-        defaults={
-            "func": "moments.memory.tasks.refresh_all_memory",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": settings.MEMORY_REFRESH_HOURS * 60,
-            "repeats": -1,
-        },
+    ensure_schedule(
+        REFRESH_NAME,
+        "moments.memory.tasks.refresh_all_memory",
+        minutes=settings.MEMORY_REFRESH_HOURS * 60,
     )

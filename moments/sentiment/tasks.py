@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django_q.models import Schedule
 
+from memorycrm.lib.schedules import ensure_schedule
 from moments import enqueue
 from moments.models import SentimentModel
 from moments.sentiment import services
@@ -51,12 +51,8 @@ def train_model(model_id: int, then_full: bool = False) -> dict:
 
 def ensure_sweep_schedule() -> None:
     """Idempotent: the periodic sweep that picks up anything still pending."""
-    Schedule.objects.update_or_create(
-        name=SWEEP_NAME,
-        defaults={
-            "func": "moments.sentiment.tasks.score_pending",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": settings.SENTIMENT_SWEEP_MINUTES,
-            "repeats": -1,
-        },
+    ensure_schedule(
+        SWEEP_NAME,
+        "moments.sentiment.tasks.score_pending",
+        minutes=settings.SENTIMENT_SWEEP_MINUTES,
     )
