@@ -9,6 +9,7 @@ from django.conf import settings
 from interventions import selectors
 from interventions.explain import describe_result as _describe_result
 from interventions.explain import describe_why as _describe_why
+from memorycrm.lib.pagecache import for_page_item
 
 register = template.Library()
 
@@ -53,16 +54,14 @@ def interaction_interventions(context, interaction) -> dict:
     request), so the page's query count does not grow with its rows."""
     if not _may_see_interventions(context):
         return {"interventions": []}
-    request = context.get("request")
-    cache = getattr(request, "_interventions_by_interaction", None)
-    if cache is None or interaction.pk not in cache:
-        page = context.get("page")
-        ids = {interaction.pk} | {getattr(item, "pk", None) for item in getattr(page, "items", [])}
-        ids.discard(None)
-        cache = {**(cache or {}), **selectors.interventions_by_interaction(ids=ids)}
-        if request is not None:
-            request._interventions_by_interaction = cache
-    return {"interventions": cache.get(interaction.pk, [])}
+    interventions = for_page_item(
+        context,
+        interaction.pk,
+        lambda ids: selectors.interventions_by_interaction(ids=ids),
+        holder=context.get("request"),
+        key="_interventions_by_interaction",
+    )
+    return {"interventions": interventions or []}
 
 
 @register.filter

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils.html import format_html
 
 from customers.models import Customer, Interaction
+from memorycrm.lib.pagecache import for_page_item
 from moments.memory import selectors
 
 register = template.Library()
@@ -31,26 +32,6 @@ def memory_panel(context: template.Context, customer: Customer) -> dict:
     }
 
 
-def _page_cache(context: template.Context, interaction: Interaction) -> tuple[dict, list]:
-    """Moments and tags for every item of the timeline page at once, cached on the template
-    context: a constant number of queries per page however many items it has."""
-    cache = getattr(context, "_memory_cache", None)
-    if cache is None:
-        cache = context._memory_cache = {"moments": {}, "tags": None}
-    if interaction.pk not in cache["moments"]:
-        page = context.get("page")
-        items = list(getattr(page, "items", None) or [])
-        ids = [i.pk for i in items if getattr(i, "pk", None)]
-        if interaction.pk not in ids:
-            ids = [interaction.pk]
-        found = selectors.moments_by_interaction(ids)
-        for pk in ids:
-            cache["moments"][pk] = found.get(pk)
-    if cache["tags"] is None:
-        cache["tags"] = list(selectors.tags_for_tagging())
-    return cache["moments"], cache["tags"]
-
-
 @register.inclusion_tag("moments/_moment_marker.html", takes_context=True)
 def moment_marker(context: template.Context, interaction: Interaction, oob: bool = False) -> dict:
     perms = context.get("perms")
@@ -63,8 +44,18 @@ def moment_marker(context: template.Context, interaction: Interaction, oob: bool
     user = context.get("user")
     if user is None or not user.has_perm("moments.view_moment"):
         return {**base, "moment": None, "tags": [], "hidden": True}
-    moments, tags = _page_cache(context, interaction)
-    moment = moments.get(interaction.pk)
+    # The page's moments and the tag list, each loaded once per page (a constant number of
+    # queries however many items it has), kept on the template context.
+    moment = for_page_item(
+        context,
+        interaction.pk,
+        selectors.moments_by_interaction,
+        holder=context,
+        key="_memory_moments",
+    )
+    tags = getattr(context, "_memory_tags", None)
+    if tags is None:
+        tags = context._memory_tags = list(selectors.tags_for_tagging())
     version = selectors.item_version(interaction, moment)
     return {**base, "moment": moment, "tags": tags, "version": version}
 

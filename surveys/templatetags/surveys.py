@@ -9,11 +9,10 @@ from __future__ import annotations
 from django import template
 
 from customers.models import Customer, Interaction
+from memorycrm.lib.pagecache import for_page_item
 from surveys import selectors
 
 register = template.Library()
-
-_CACHE_ATTR = "_survey_latest_invitations"
 
 
 @register.inclusion_tag("surveys/_invite.html", takes_context=True)
@@ -24,16 +23,14 @@ def survey_invite(context, interaction: Interaction) -> dict:
         return {"hidden": True}
     # One query for the whole timeline page, not one per item: the first call loads the
     # latest invitation of every interaction on the page and keeps them on the request.
-    cache = getattr(request, _CACHE_ATTR, None)
-    if cache is None or interaction.pk not in cache:
-        page = context.get("page")
-        ids = [item.pk for item in getattr(page, "items", [])]
-        if interaction.pk not in ids:
-            ids.append(interaction.pk)
-        cache = {**(cache or {}), **dict.fromkeys(ids)}
-        cache.update(selectors.latest_invitations(ids))
-        setattr(request, _CACHE_ATTR, cache)
-    return {"interaction": interaction, "invitation": cache.get(interaction.pk)}
+    invitation = for_page_item(
+        context,
+        interaction.pk,
+        selectors.latest_invitations,
+        holder=request,
+        key="_survey_latest_invitations",
+    )
+    return {"interaction": interaction, "invitation": invitation}
 
 
 @register.inclusion_tag("surveys/_customer_answers.html", takes_context=True)
