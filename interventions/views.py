@@ -6,8 +6,11 @@ updated fragment, without HTMX they redirect back to the page.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -21,6 +24,7 @@ from interventions.access import (
     get_task_for_user,
 )
 from interventions.forms import AlertFilterForm
+from interventions.models import Alert
 
 
 @require_GET
@@ -119,33 +123,32 @@ def _alert_response(request: HttpRequest, alert, error: str = "") -> HttpRespons
     return redirect("alert-inbox")
 
 
-@require_POST
-@login_required
-@permission_required("interventions.change_alert", raise_exception=True)
-def alert_read(request: HttpRequest, pk: int) -> HttpResponse:
-    alert = services.mark_alert_read(alert=get_alert_for_user(request.user, pk))
-    return _alert_response(request, alert)
+def _alert_change(
+    change: Callable[[Alert, AbstractBaseUser], Alert],
+) -> Callable[[HttpRequest, int], HttpResponse]:
+    """A POST on one alert the user may see: `change` (a service) applied to it, then the
+    updated alert (HTMX) or the inbox; a refusal (ValidationError) is shown in the fragment."""
+
+    @require_POST
+    @login_required
+    @permission_required("interventions.change_alert", raise_exception=True)
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        alert = get_alert_for_user(request.user, pk)
+        error = ""
+        try:
+            alert = change(alert, request.user)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        return _alert_response(request, alert, error)
+
+    return view
 
 
-@require_POST
-@login_required
-@permission_required("interventions.change_alert", raise_exception=True)
-def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
-    alert = get_alert_for_user(request.user, pk)
-    error = ""
-    try:
-        alert = services.acknowledge_alert(alert=alert, by=request.user)
-    except ValidationError as exc:
-        error = " ".join(exc.messages)
-    return _alert_response(request, alert, error)
-
-
-@require_POST
-@login_required
-@permission_required("interventions.change_alert", raise_exception=True)
-def alert_resolve(request: HttpRequest, pk: int) -> HttpResponse:
-    alert = services.resolve_alert(alert=get_alert_for_user(request.user, pk), by=request.user)
-    return _alert_response(request, alert)
+alert_read = _alert_change(lambda alert, user: services.mark_alert_read(alert=alert))
+alert_acknowledge = _alert_change(
+    lambda alert, user: services.acknowledge_alert(alert=alert, by=user)
+)
+alert_resolve = _alert_change(lambda alert, user: services.resolve_alert(alert=alert, by=user))
 
 
 @require_POST
