@@ -5,6 +5,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from tests.cluster import Cluster
 from tests.factories import CustomerFactory, UserFactory
 
 
@@ -237,3 +238,35 @@ def phone_page(browser, page_errors):
     _watch(page, page_errors)
     yield page
     context.close()
+
+
+# --- Real django-q2 clusters (@pytest.mark.cluster; tests/cluster.py) -------------------------
+
+
+@pytest.fixture
+def start_cluster(tmp_path):
+    """start_cluster(name="qcluster", **Cluster kwargs) starts `manage.py qcluster` on the test
+    database; every cluster started is stopped at teardown, before pytest-django empties the
+    tables it is connected to."""
+    started: list[Cluster] = []
+
+    def start(name: str = "qcluster", **kwargs) -> Cluster:
+        cluster = Cluster(tmp_path / f"{name}.log", **kwargs)
+        started.append(cluster)
+        return cluster
+
+    yield start
+    for cluster in started:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster(start_cluster):
+    """One worker with the project's settings; its log in tmp_path / "qcluster.log"."""
+    return start_cluster()
+
+
+@pytest.fixture
+def mail_cluster(start_cluster, tmp_path):
+    """One worker whose emails are files in tmp_path / "mail" (`cluster.emails()`)."""
+    return start_cluster(mail_dir=tmp_path / "mail", LOG_LEVEL="WARNING")

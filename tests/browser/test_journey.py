@@ -19,21 +19,12 @@ Each step leaves a screenshot in var/screenshots/journey-NN-<step>.png (a CI art
 
 from __future__ import annotations
 
-import email
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, timedelta
-from email import policy
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -53,7 +44,6 @@ from tests.factories import CustomerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(settings.BASE_DIR)
 WAIT = 60  # seconds: the longest any one step may wait for the worker
 # A complaint as customers write one: a few sentences (moment detection weighs a handful of
 # words as little evidence: docs/memory-model.md, "Detection").
@@ -70,85 +60,16 @@ RECOVERY = (
 )
 
 
-def database_url() -> str:
-    """The test database as a URL the worker process can open (a file for SQLite)."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = (db["USER"] or "") + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-    return f"postgres://{auth}@{host}/{db['NAME']}"
-
-
-class Cluster:
-    def __init__(self, process: subprocess.Popen, log: Path, mail_dir: Path) -> None:
-        self.process, self.log, self.mail_dir = process, log, mail_dir
-
-    def tail(self) -> str:
-        return self.log.read_text()[-3000:]
-
-    def emails(self) -> list[email.message.EmailMessage]:
-        """Every message the worker sent (the file backend ends each with a line of dashes)."""
-        found = []
-        for path in sorted(self.mail_dir.iterdir()):
-            for chunk in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n"):
-                if chunk.strip():
-                    found.append(email.message_from_bytes(chunk, policy=policy.default))
-        return found
-
-    def wait_for_email(self, to: str, subject: str) -> email.message.EmailMessage:
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.tail()
-            for message in self.emails():
-                if message["To"] == to and subject in message["Subject"]:
-                    return message
-            time.sleep(0.2)
-        raise AssertionError(f"no email {subject!r} to {to}: {self.tail()}")
-
-
 @pytest.fixture
-def cluster(live_server, sentiment_model, tmp_path):
+def cluster(start_cluster, live_server, sentiment_model, tmp_path):
     """`manage.py qcluster` on the test database: one worker, the test model, a file mailbox,
     links pointing at the live server."""
-    mail_dir = tmp_path / "mail"
-    mail_dir.mkdir()
-    env = os.environ | {
-        "DJANGO_SETTINGS_MODULE": "tests.interventions.cluster_settings",
-        "TEST_EMAIL_FILE_PATH": str(mail_dir),
-        "DATABASE_URL": database_url(),
-        "SECRET_KEY": settings.SECRET_KEY,  # tasks are signed with it
-        "DEBUG": "1",
-        "MEMORYCRM_DATA_DIR": str(settings.DATA_DIR),
-        "SENTIMENT_CACHE_DIR": str(settings.SENTIMENT_CACHE_DIR),
-        "SURVEY_BASE_URL": live_server.url,
-        "INTERVENTIONS_SITE_URL": live_server.url,
-        "Q_WORKERS": "1",
-        "Q_POLL": "0.2",
-        "LOG_LEVEL": "WARNING",
-    }
-    log = tmp_path / "qcluster.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            yield Cluster(process, log, mail_dir)
-        finally:
-            # Stopped before pytest-django empties the tables the worker is connected to. The
-            # cluster stops its own processes on SIGTERM (a few seconds); a SIGTERM sent to
-            # all of them at once leaves it waiting for ever.
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+    return start_cluster(
+        mail_dir=tmp_path / "mail",
+        LOG_LEVEL="WARNING",
+        SURVEY_BASE_URL=live_server.url,
+        INTERVENTIONS_SITE_URL=live_server.url,
+    )
 
 
 def log_interaction(page, *, subject: str, body: str, channel: str, direction: str) -> int:
@@ -256,7 +177,7 @@ def test_the_whole_journey(
     # Why, in words: what the customer wrote, how negative, which stage.
     expect(alert.locator(".alert-reason")).to_contain_text('Customer wrote "This is unacceptable')
     expect(alert.locator(".alert-reason")).to_contain_text("Complaint stage")
-    cluster.wait_for_email("manager@example.com", "Frustrated customer: Grace Hopper")
+    cluster.wait_for_email("manager@example.com", "Frustrated customer: Grace Hopper", timeout=WAIT)
     shot(boss, "manager-sees-frustration-alert")
 
     # The customer calls back about the replacement and the agent logs what they said (inbound:
@@ -303,7 +224,7 @@ def test_the_whole_journey(
     invite = page.locator(f"#survey-invite-{recovery}")
     invite.get_by_role("button", name="Ask what stood out").click()
     expect(invite).to_contain_text("Survey sending…")
-    message = cluster.wait_for_email("grace@example.com", "What stood out for you?")
+    message = cluster.wait_for_email("grace@example.com", "What stood out for you?", timeout=WAIT)
     reload_until(page, f"#survey-invite-{recovery}", "Survey sent", timeout=WAIT)
     shot(page, "survey-sent")
 

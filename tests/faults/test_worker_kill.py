@@ -14,16 +14,10 @@ minute) takes back the intervention stuck in "running" (INTERVENTIONS_RUNNING_TI
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django_q.models import OrmQ
 
 from customers.models import Customer, Interaction, JourneyStage
@@ -32,81 +26,33 @@ from interventions import tasks as intervention_tasks
 from interventions.models import Intervention, OutboundEmail, Rule
 from moments.memory import services as memory_services
 from moments.models import Moment
+from tests.cluster import Cluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 BATCH = 40
 CHUNK = 4  # interactions per scoring task: the batch is 10 tasks
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-class Cluster:
-    def __init__(self, tmp_path: Path, name: str, **env: str) -> None:
-        self.log_path = tmp_path / f"{name}.log"
-        self.log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=ROOT,
-            env=os.environ
-            | {
-                "DATABASE_URL": database_url(),
-                "DJANGO_SETTINGS_MODULE": "tests.faults.cluster_settings",
-                "SECRET_KEY": settings.SECRET_KEY,  # tasks are signed with it
-                "DEBUG": "1",
-                "MEMORYCRM_DATA_DIR": str(settings.DATA_DIR),
-                "SENTIMENT_CACHE_DIR": str(settings.SENTIMENT_CACHE_DIR),
-                "TEST_EMAIL_FILE_PATH": str(tmp_path / "mail"),
-                "Q_POLL": "0.2",
-                # A task taken by a dead cluster is handed out again after Q_RETRY seconds;
-                # Q_TIMEOUT (below it) still leaves room for loading the model.
-                "Q_TIMEOUT": "30",
-                "Q_RETRY": "40",
-                "LOG_LEVEL": "INFO",  # to a file, shown when the test fails
-                **env,
-            },
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the guard, workers, monitor
-        )
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        self.log.close()
-
-    def tail(self) -> str:
-        if not self.log.closed:
-            self.log.flush()
-        return self.log_path.read_text()[-3000:]
-
-
 @pytest.fixture
-def clusters(tmp_path):
+def clusters(start_cluster, tmp_path):
+    """start(name, **env): a cluster whose emails go through hanging_email.py into tmp_path/mail.
+    A task taken by a dead cluster is handed out again after Q_RETRY seconds; Q_TIMEOUT (below
+    it) still leaves room for loading the model. The log (INFO) is shown when the test fails."""
     (tmp_path / "mail").mkdir()
-    started: list[Cluster] = []
 
     def start(name: str, **env: str) -> Cluster:
-        cluster = Cluster(tmp_path, name, **env)
-        started.append(cluster)
-        return cluster
+        return start_cluster(
+            name,
+            DJANGO_SETTINGS_MODULE="tests.faults.cluster_settings",
+            TEST_EMAIL_FILE_PATH=str(tmp_path / "mail"),
+            Q_TIMEOUT="30",
+            Q_RETRY="40",
+            LOG_LEVEL="INFO",
+            **env,
+        )
 
-    yield start
-    for cluster in started:
-        if cluster.process.poll() is None:
-            cluster.kill(signal.SIGTERM)
+    return start
 
 
 def state() -> dict:
@@ -116,14 +62,6 @@ def state() -> dict:
         "interventions": list(Intervention.objects.values("status", "attempts", "last_error")),
         "emails": list(OutboundEmail.objects.values("to", "status")),
     }
-
-
-def wait_for(check, cluster: Cluster, timeout: float, interval: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert cluster.process.poll() is None, cluster.tail()
-        assert time.monotonic() < deadline, (state(), cluster.tail())
-        time.sleep(interval)
 
 
 def emails_to(mail_dir: Path, address: str) -> int:
@@ -163,7 +101,7 @@ def test_worker_killed_mid_batch_and_mid_email_scores_once_and_emails_once(
         )
         announce_interactions([renewal_a.pk])
     # One worker sends A's email and hangs before recording it.
-    wait_for(hang_marker.exists, first, timeout=300, interval=0.2)
+    first.wait_for(hang_marker.exists, timeout=300, interval=0.2, state=state)
     assert emails_to(mail_dir, "alice@example.com") == 1
 
     texts = ["The parcel is late again, I am angry.", "Thanks, that was quick!", "Invoice sent."]
@@ -191,7 +129,7 @@ def test_worker_killed_mid_batch_and_mid_email_scores_once_and_emails_once(
         announce_interactions(ids)
     scored = Interaction.objects.filter(pk__in=ids, scored_at__isnull=False)
     # The other worker scores the batch; kill everything once part of it is done.
-    wait_for(lambda: scored.exists(), first, timeout=300)
+    first.wait_for(scored.exists, timeout=300, interval=0.05, state=state)
     # Right as the first slice of scores commits. Moment detection and rule firing are queued
     # inside the scoring transaction (the ORM task queue: memorycrm.lib.queue), so no instant
     # after that commit loses them; they used to be queued on commit, a few milliseconds later.
@@ -202,18 +140,18 @@ def test_worker_killed_mid_batch_and_mid_email_scores_once_and_emails_once(
     second = clusters("qcluster-2", Q_WORKERS="1", INTERVENTIONS_RUNNING_TIMEOUT_MINUTES="0")
     everything = Interaction.objects.filter(pk__in=[*ids, renewal_a.pk])
     unfinished = Intervention.objects.filter(status__in=["scheduled", "running"])
-    wait_for(
+    second.wait_for(
         lambda: (
             not everything.filter(scored_at__isnull=True).exists()
             and Intervention.objects.count() == 2
             and not unfinished.exists()
             and not OrmQ.objects.exists()
         ),
-        second,
         timeout=300,
         interval=0.5,
+        state=state,
     )
-    second.kill(signal.SIGTERM)
+    second.stop()
 
     # Scored, and scored once: what the first cluster wrote was not scored again.
     assert not everything.filter(sentiment_label="").exists()

@@ -8,9 +8,6 @@ from django_q.models import OrmQ, Schedule
 from surveys import services, tasks
 from surveys.models import Response
 from tests.factories import CustomerFactory
-from tests.interventions import test_cluster
-
-cluster = test_cluster.cluster  # the fixture: `manage.py qcluster` on the test database
 
 ANGRY = "This was unacceptable, I am furious and want a refund now!"
 HAPPY = "Thank you so much, the agent was wonderful and so helpful!"
@@ -92,9 +89,7 @@ def test_a_real_cluster_scores_an_answer_on_its_schedule(cluster, answer, sentim
     response = answer(1, ANGRY)
     tasks.ensure_schedules()
     scored = Response.objects.filter(pk=response.pk, scored_at__isnull=False)
-    assert test_cluster.wait_for(scored.exists, timeout=180), (
-        cluster.parent / "qcluster.log"
-    ).read_text()[-3000:]
+    cluster.wait_for(scored.exists, timeout=180)
     response.refresh_from_db()
     assert response.sentiment_label == "negative"
     assert response.sentiment_model == sentiment_model.version

@@ -26,7 +26,6 @@ from surveys import tasks as survey_tasks
 from surveys.models import Response, Survey
 from tests.factories import CustomerFactory
 from tests.moments.factories import ScoredInteractionFactory
-from tests.moments.sentiment.test_cluster import cluster  # noqa: F401  (fixture)
 from tests.surveys.conftest import _survey_settings, run_queued  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -258,7 +257,7 @@ def test_an_answer_with_text_refreshes_its_pick_once_scored(
 
 @pytest.mark.cluster
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_notes_the_recall(client, offered, cluster, tmp_path):
+def test_a_real_worker_notes_the_recall(client, offered, cluster):
     before = _in_30_days(offered)
     page = client.post(_link(offered), {"rating": "4", "moments": [str(offered.pk)]})
     assert page.status_code == 302
@@ -266,7 +265,7 @@ def test_a_real_worker_notes_the_recall(client, offered, cluster, tmp_path):
     refreshed = Moment.objects.filter(pk=offered.pk, refresh_count=1)
     deadline = time.monotonic() + 120
     while not refreshed.exists() and time.monotonic() < deadline:
-        assert cluster.poll() is None, (tmp_path / "qcluster.log").read_text()[-3000:]
+        assert cluster.poll() is None, cluster.tail()
         time.sleep(0.3)
-    assert refreshed.exists(), (tmp_path / "qcluster.log").read_text()[-3000:]
+    assert refreshed.exists(), cluster.tail()
     assert _in_30_days(offered) > before
