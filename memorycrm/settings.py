@@ -305,9 +305,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "memorycrm.lib.api.AutoSchema",
     "EXCEPTION_HANDLER": "memorycrm.lib.api.exception_handler",
+    # Only scoped throttles: the public survey pages are limited by surveys/ratelimit.py
+    # (SURVEY_RATE_LIMIT_PER_MINUTE), not by DRF.
     "DEFAULT_THROTTLE_RATES": {
-        "anon": "60/min",
-        "survey": "30/min",
         # POST /api/v1/sentiment/, per user: each request may hold a CPU for seconds.
         "sentiment": os.environ.get("SENTIMENT_API_RATE", "30/min"),
     },
