@@ -96,22 +96,14 @@ class InteractionSerializer(serializers.ModelSerializer):
             "external_ref",
             "agent",
             "created_at",
-            "sentiment_label",
-            "sentiment_score",
-            "sentiment_confidence",
-            "sentiment_model",
-            "scored_at",
+            *SENTIMENT_FIELDS,
         ]
         # The agent is whoever logs the interaction; the sentiment fields belong to the scoring
         # pipeline and stay empty ("pending") until it has run.
         read_only_fields = [
             "agent",
             "created_at",
-            "sentiment_label",
-            "sentiment_score",
-            "sentiment_confidence",
-            "sentiment_model",
-            "scored_at",
+            *SENTIMENT_FIELDS,
         ]
         extra_kwargs = {
             "occurred_at": {"help_text": "When it happened (ISO 8601); defaults to now."},
