@@ -7,6 +7,7 @@ updated fragment, without HTMX they redirect back to the page.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
@@ -24,7 +25,8 @@ from interventions.access import (
     get_task_for_user,
 )
 from interventions.forms import AlertFilterForm
-from interventions.models import Alert
+
+T = TypeVar("T")
 
 
 @require_GET
@@ -52,32 +54,6 @@ def _intervention_response(request: HttpRequest, intervention, error: str = "") 
         context = {"intervention": intervention, "error": error}
         return render(request, "interventions/_intervention_row.html", context)
     return redirect("intervention-queue")
-
-
-@require_POST
-@login_required
-@permission_required("interventions.change_intervention", raise_exception=True)
-def intervention_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    intervention = get_intervention_for_user(request.user, pk)
-    error = ""
-    try:
-        intervention = services.cancel_intervention(intervention=intervention, by=request.user)
-    except ValidationError as exc:
-        error = " ".join(exc.messages)
-    return _intervention_response(request, intervention, error)
-
-
-@require_POST
-@login_required
-@permission_required("interventions.change_intervention", raise_exception=True)
-def intervention_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    intervention = get_intervention_for_user(request.user, pk)
-    error = ""
-    try:
-        intervention = services.retry_intervention(intervention=intervention, by=request.user)
-    except ValidationError as exc:
-        error = " ".join(exc.messages)
-    return _intervention_response(request, intervention, error)
 
 
 def _inbox_context(request: HttpRequest) -> dict:
@@ -123,27 +99,46 @@ def _alert_response(request: HttpRequest, alert, error: str = "") -> HttpRespons
     return redirect("alert-inbox")
 
 
-def _alert_change(
-    change: Callable[[Alert, AbstractBaseUser], Alert],
-) -> Callable[[HttpRequest, int], HttpResponse]:
-    """A POST on one alert the user may see: `change` (a service) applied to it, then the
-    updated alert (HTMX) or the inbox; a refusal (ValidationError) is shown in the fragment."""
+def _change_view(
+    perm: str,
+    load: Callable[[AbstractBaseUser, int], T],
+    respond: Callable[[HttpRequest, T, str], HttpResponse],
+) -> Callable[[Callable[[T, AbstractBaseUser], T]], Callable[[HttpRequest, int], HttpResponse]]:
+    """Views that POST one change to one object the user may see: `load` it (a 404 otherwise),
+    apply the service, `respond` with it (the fragment for HTMX, else a redirect); a refusal
+    (ValidationError) is shown in the fragment."""
 
-    @require_POST
-    @login_required
-    @permission_required("interventions.change_alert", raise_exception=True)
-    def view(request: HttpRequest, pk: int) -> HttpResponse:
-        alert = get_alert_for_user(request.user, pk)
-        error = ""
-        try:
-            alert = change(alert, request.user)
-        except ValidationError as exc:
-            error = " ".join(exc.messages)
-        return _alert_response(request, alert, error)
+    def build(
+        change: Callable[[T, AbstractBaseUser], T],
+    ) -> Callable[[HttpRequest, int], HttpResponse]:
+        @require_POST
+        @login_required
+        @permission_required(perm, raise_exception=True)
+        def view(request: HttpRequest, pk: int) -> HttpResponse:
+            obj = load(request.user, pk)
+            error = ""
+            try:
+                obj = change(obj, request.user)
+            except ValidationError as exc:
+                error = " ".join(exc.messages)
+            return respond(request, obj, error)
 
-    return view
+        return view
+
+    return build
 
 
+_intervention_change = _change_view(
+    "interventions.change_intervention", get_intervention_for_user, _intervention_response
+)
+intervention_cancel = _intervention_change(
+    lambda intervention, user: services.cancel_intervention(intervention=intervention, by=user)
+)
+intervention_retry = _intervention_change(
+    lambda intervention, user: services.retry_intervention(intervention=intervention, by=user)
+)
+
+_alert_change = _change_view("interventions.change_alert", get_alert_for_user, _alert_response)
 alert_read = _alert_change(lambda alert, user: services.mark_alert_read(alert=alert))
 alert_acknowledge = _alert_change(
     lambda alert, user: services.acknowledge_alert(alert=alert, by=user)
