@@ -193,14 +193,7 @@ class MomentAdmin(admin.ModelAdmin):
         "source_confidence",
         "intensity",
         "impact",
-        "stability_days",
-        "refresh_count",
-        "refreshed_at",
-        "recall_now",
-        "recall_7",
-        "recall_30",
-        "recall_365",
-        "computed_at",
+        *Moment.RECALL_FIELDS,
         "created_at",
     ]
 

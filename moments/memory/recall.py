@@ -151,19 +151,7 @@ def refresh_customer_memory(
         )
     Moment.objects.bulk_update(
         moments,
-        [
-            "polarity",
-            "intensity",
-            "impact",
-            "stability_days",
-            "refresh_count",
-            "refreshed_at",
-            "recall_now",
-            "recall_7",
-            "recall_30",
-            "recall_365",
-            "computed_at",
-        ],
+        ["polarity", "intensity", "impact", *Moment.RECALL_FIELDS],
         batch_size=500,
     )
     state = scoring.balance_state(remembered, now=now, params=params)

@@ -205,6 +205,17 @@ class Moment(models.Model):
     recall_30 = models.FloatField(default=0.0)
     recall_365 = models.FloatField(default=0.0)
     computed_at = models.DateTimeField(null=True, blank=True)
+    # The fields above, which every recomputation of the forecast writes (and admins only read).
+    RECALL_FIELDS = (
+        "stability_days",
+        "refresh_count",
+        "refreshed_at",
+        "recall_now",
+        "recall_7",
+        "recall_30",
+        "recall_365",
+        "computed_at",
+    )
     # When the customer recalled this moment unprompted (picked it as what stood out in a
     # survey answer): ISO timestamps, each a refresh of the memory at that time. Written only
     # by moments.memory.recall.note_recalled, once per time (the answer's), so an answer
