@@ -118,7 +118,7 @@ def seed(args, answers: int) -> dict:
     from django.contrib.auth.models import Group
     from django.test import Client
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     from customers import selectors
     from customers.models import Customer, Interaction
@@ -168,7 +168,7 @@ def seed(args, answers: int) -> dict:
     ]
     return {
         "session": client.cookies["sessionid"].value,
-        "api_token": Token.objects.create(user=user).key,
+        "api_token": AuthToken.objects.create(user=user)[1],
         "customers": [[pk, cursor] for pk, cursor in cursors.items()],
         "tokens": tokens,
     }

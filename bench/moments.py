@@ -248,11 +248,11 @@ class Api:
 def make_agent() -> tuple[object, str]:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     user = get_user_model().objects.create_user(username="bench-moments-agent")
     user.groups.add(Group.objects.get(name="Agent"))
-    return user, Token.objects.create(user=user).key
+    return user, AuthToken.objects.create(user=user)[1]
 
 
 def run_tasks() -> dict[str, int]:

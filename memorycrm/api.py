@@ -14,6 +14,7 @@ from interventions.api.views import (
     InterventionViewSet,
     RuleViewSet,
 )
+from memorycrm.tokens import TokenViewSet
 from moments.memory.api import views as memory_api
 from moments.sentiment.api.views import SentimentViewSet
 from surveys.api.views import (
@@ -48,3 +49,5 @@ router.register("rules", RuleViewSet, basename="api-rule")
 router.register("interventions", InterventionViewSet, basename="api-intervention")
 router.register("alerts", AlertViewSet, basename="api-alert")
 router.register("tasks", FollowUpTaskViewSet, basename="api-task")
+# API tokens: log in (issue), log out (revoke)
+router.register("auth/token", TokenViewSet, basename="api-token")

@@ -5,6 +5,7 @@ no configuration; production sets DEBUG=0, SECRET_KEY, ALLOWED_HOSTS and DATABAS
 """
 
 import os
+from datetime import timedelta
 from email.utils import parseaddr
 
 import dj_database_url
@@ -51,7 +52,8 @@ INSTALLED_APPS = [
     "template_partials",
     "django_filters",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens: only a hash is stored, each expires (REST_KNOX below; issue 14).
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
@@ -284,7 +286,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 *
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: anonymous requests and bad tokens get 401 with WWW-Authenticate.
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
@@ -311,6 +313,18 @@ REST_FRAMEWORK = {
         # POST /api/v1/sentiment/, per user: each request may hold a CPU for seconds.
         "sentiment": os.environ.get("SENTIMENT_API_RATE", "30/min"),
     },
+}
+# API tokens (django-rest-knox): `Authorization: Token <token>`. Only a SHA-512 digest of each
+# token is stored (and its first 15 characters, to find the row); each expires
+# API_TOKEN_TTL_HOURS after it is issued (POST /api/v1/auth/token/ or Django admin).
+API_TOKEN_TTL_HOURS = env_int("API_TOKEN_TTL_HOURS", 24)
+if API_TOKEN_TTL_HOURS < 1:
+    raise ImproperlyConfigured("API_TOKEN_TTL_HOURS must be at least 1: API tokens expire.")
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=API_TOKEN_TTL_HOURS),
+    "AUTH_HEADER_PREFIX": "Token",
+    # A fixed lifetime: using a token does not extend it.
+    "AUTO_REFRESH": False,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MemoryCRM API",

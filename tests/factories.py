@@ -46,3 +46,11 @@ class InteractionFactory(factory.django.DjangoModelFactory):
     subject = factory.Faker("sentence", nb_words=5)
     body = factory.Faker("paragraph")
     stage = factory.LazyFunction(lambda: JourneyStage.objects.get(slug="support"))
+
+
+def api_token(user) -> str:
+    """A new API token for `user` (django-rest-knox: only its hash is stored), as sent in
+    `Authorization: Token <token>`."""
+    from knox.models import AuthToken
+
+    return AuthToken.objects.create(user=user)[1]

@@ -1,6 +1,6 @@
 """Property-based fuzzing of the REST API against its own OpenAPI schema (schemathesis).
 
-Every operation of /api/schema/ is called, as an agent and as a manager (DRF tokens), with
+Every operation of /api/schema/ is called, as an agent and as a manager (API tokens), with
 inputs generated from the schema, valid and invalid: no answer may be a 5xx, and every answer
 must be documented (status code, content type, body schema, headers). Nothing is excluded:
 no operation trains a model or reaches outside the process (emails and tasks are queued on
@@ -30,7 +30,6 @@ from django.db import close_old_connections, transaction
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -46,7 +45,7 @@ from moments.memory import services as memory_services
 from moments.models import MomentTag
 from surveys import services as survey_services
 from surveys.models import Survey
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, api_token
 from tests.moments.conftest import sentiment_model, trained_model_path  # noqa: F401 (fixtures)
 from tests.moments.factories import ScoredInteractionFactory
 
@@ -118,7 +117,7 @@ def world(request, agent, manager):
 @pytest.fixture(params=["agent", "manager"])
 def token(request, world) -> str:
     user = request.getfixturevalue(request.param)
-    return Token.objects.create(user=user).key
+    return api_token(user)
 
 
 @pytest.fixture

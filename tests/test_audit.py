@@ -12,14 +12,13 @@ from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from customers.models import JourneyStage
 from interventions.models import Rule
 from moments.models import MomentTag
 from surveys import services as survey_services
 from surveys.models import Survey, TagWeightProposal
-from tests.factories import UserFactory
+from tests.factories import UserFactory, api_token
 
 pytestmark = pytest.mark.django_db
 
@@ -107,8 +106,7 @@ def test_rule_changed_through_the_api_with_a_token_is_logged(api_client, admin_u
     """Token auth happens inside the view, after the middleware: the actor is still known."""
     rule = Rule.objects.order_by("pk").first()
     old = rule.description
-    token = Token.objects.create(user=admin_user)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(admin_user)}")
     response = api_client.patch(
         reverse("api-rule-detail", args=[rule.pk]),
         {"description": "Only for complaints."},

@@ -87,6 +87,10 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "password_reset_confirm": (OK, OK, OK, OK, OK),  # an invalid link says so
     "password_reset_complete": (OK, OK, OK, OK, OK),
     "rest_framework:logout": (M, M, M, M, M),
+    # API tokens: POST only (issue: credentials in the body; revoke: the token sent)
+    "api-token-list": (M, M, M, M, M),
+    "api-token-logout": (M, M, M, M, M),
+    "api-token-logout-all": (M, M, M, M, M),
     # For load balancers (statuses only) and Prometheus (token or admin): memorycrm/ops.py.
     "health": (OK, OK, OK, OK, OK),
     "metrics": (UNAUTH, F, F, F, OK),

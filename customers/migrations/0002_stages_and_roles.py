@@ -38,9 +38,8 @@ ADMIN = MANAGER + [
     "auth.add_user",
     "auth.change_user",
     "auth.view_group",
-    "authtoken.view_token",
-    "authtoken.add_token",
-    "authtoken.delete_token",
+    # API tokens were DRF's authtoken here; memorycrm/migrations/0002_hashed_api_tokens.py
+    # replaced them with knox's hashed, expiring tokens (and this app with it).
 ]
 GRANTS = {"Agent": AGENT, "Manager": MANAGER, "Admin": ADMIN}
 
@@ -64,7 +63,6 @@ class Migration(migrations.Migration):
     dependencies = [
         ("customers", "0001_initial"),
         ("auth", "0012_alter_user_first_name_max_length"),
-        ("authtoken", "0004_alter_tokenproxy_options"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 

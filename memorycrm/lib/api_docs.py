@@ -28,6 +28,7 @@ RESOURCES: dict[str, tuple[str, str, str]] = {
     "interventions": ("Interventions", "an intervention", "interventions"),
     "alerts": ("Alerts", "an alert", "alerts"),
     "tasks": ("Tasks", "a follow-up task", "follow-up tasks"),
+    "auth": ("Authentication", "an API token", "API tokens"),
 }
 
 # One description per group, shown above its operations.
@@ -68,6 +69,12 @@ TAGS: list[dict[str, str]] = [
     },
     {"name": "Alerts", "description": "Alerts for you, from the rules."},
     {"name": "Tasks", "description": "Follow-up tasks assigned to you."},
+    {
+        "name": "Authentication",
+        "description": "API tokens: log in with a user name and password to get one, send it as "
+        "`Authorization: Token <token>`, log out to revoke it. Tokens expire; the server keeps "
+        "only a hash of each.",
+    },
 ]
 
 # (prefix, action) -> (summary, description). Missing: a summary from the action and nouns.
@@ -162,6 +169,17 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
     ),
     ("tasks", "list"): ("", "Your follow-up tasks by due date; filter by open or customer."),
     ("tasks", "done"): ("Mark a task done", ""),
+    ("auth", "create"): (
+        "Log in: get an API token",
+        "Answers a new token and when it expires; the token is shown only in this answer. "
+        "After repeated wrong passwords the account is locked for a while (429 with "
+        "Retry-After), on this and every other log-in.",
+    ),
+    ("auth", "logout"): ("Log out: revoke this token", "The token sent with this request."),
+    ("auth", "logout_all"): (
+        "Log out everywhere: revoke all your tokens",
+        "Every API token of the user, including the one sent with this request.",
+    ),
 }
 
 _VERBS = {

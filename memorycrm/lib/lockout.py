@@ -49,9 +49,14 @@ def cool_off(request: HttpRequest | None = None) -> timedelta:
     return timedelta(minutes=min(base * 2**over, ceiling))
 
 
-def _wants_json(request: HttpRequest) -> bool:
+def _wants_json(request: HttpRequest, original_response: HttpResponse | None) -> bool:
+    """JSON for a client that asks for it, and where the log-in view itself answers JSON
+    (the API's token log-in)."""
     accept = request.headers.get("Accept", "")
-    return "application/json" in accept and "text/html" not in accept
+    if "application/json" in accept and "text/html" not in accept:
+        return True
+    content_type = original_response.get("Content-Type", "") if original_response else ""
+    return content_type.startswith("application/json")
 
 
 def lockout_response(
@@ -70,7 +75,7 @@ def lockout_response(
     )
     context = getattr(original_response, "context_data", None) or {}
     form = context.get("form")
-    if _wants_json(request):
+    if _wants_json(request, original_response):
         response: HttpResponse = JsonResponse({"detail": message}, status=429)
     elif isinstance(original_response, TemplateResponse) and form is not None:
         form.errors.clear()

@@ -9,11 +9,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from customers.models import Customer, Interaction, JourneyStage
-from tests.factories import CustomerFactory, InteractionFactory, UserFactory
+from tests.factories import CustomerFactory, InteractionFactory, UserFactory, api_token
 
 CUSTOMERS = "/api/v1/customers/"
 INTERACTIONS = "/api/v1/interactions/"
@@ -988,26 +987,25 @@ def test_user_without_role_is_403_on_a_customer(api_client, no_role_user, custom
 
 
 def test_token_authentication(api_client, agent, customer):
-    token = Token.objects.create(user=agent)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(agent)}")
     response = api_client.get(CUSTOMERS)
     assert response.status_code == 200
     assert names(response) == ["Ada Lovelace"]
 
 
 def test_token_authentication_can_write(api_client, agent, customer):
-    token = Token.objects.create(user=agent)
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(agent)}")
     response = api_client.post(INTERACTIONS, interaction_body(customer), format="json")
     assert response.status_code == 201
     assert response.json()["agent"] == agent.pk
 
 
 def test_unknown_token_is_refused(api_client, customer):
-    api_client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
-    # 401 once TokenAuthentication is listed first in settings (it names a WWW-Authenticate
-    # scheme); 403 while SessionAuthentication, which has none, comes first.
-    assert api_client.get(CUSTOMERS).status_code in (401, 403)
+    api_client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 64)
+    # 401: TokenAuthentication comes first in settings and names a WWW-Authenticate scheme.
+    response = api_client.get(CUSTOMERS)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
 
 
 def test_session_authentication(session_api, customer):

@@ -141,7 +141,7 @@ SEED = """
 import json
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from customers.models import Customer
 from surveys import services
 from surveys.models import Survey
@@ -157,7 +157,7 @@ tokens = [
     services.create_invitation(survey=survey, customer=c, send=False).token for c in customers[1:]
 ]
 print(json.dumps({
-    "api_token": Token.objects.create(user=user).key,
+    "api_token": AuthToken.objects.create(user=user)[1],
     "customer": customers[0].pk,
     "survey_tokens": tokens,
 }))

@@ -2,7 +2,7 @@
 
 import pytest
 from django.core import mail
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from interventions import conditions as cond
 from interventions import engine
@@ -12,7 +12,7 @@ from tests.factories import CustomerFactory, InteractionFactory
 pytestmark = pytest.mark.django_db
 
 SECRETS = (
-    "[{{ customer.owner.password }}|{{ customer.owner.auth_token.key }}"
+    "[{{ customer.owner.password }}|{{ customer.owner.auth_token_set.first.token_key }}"
     "|{{ interaction.agent.password }}|{{ rule.interventions.all }}"
     "|{{ customer.notes }}|{{ intervention.customer.owner.password }}]"
 )
@@ -41,7 +41,7 @@ def customer(owner):
     owner.set_password("hunter2")
     owner.first_name, owner.last_name = "Olive", "Owner"
     owner.save()
-    Token.objects.create(user=owner)
+    AuthToken.objects.create(user=owner)
     return CustomerFactory(name="Ada", email="ada@example.com", owner=owner, notes="VIP notes")
 
 
