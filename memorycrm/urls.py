@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from memorycrm import ops
 from memorycrm.api import router
-from memorycrm.views import PasswordResetConfirmView
+from memorycrm.views import PasswordResetConfirmView, PasswordResetView
 
 # Under /api/ an unmatched URL is a JSON 404, like every other API error.
 handler404 = "memorycrm.lib.api.page_not_found"
@@ -24,7 +24,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Password reset by email (templates/registration/password_reset_*.html).
-    path("accounts/password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/password-reset/", PasswordResetView.as_view(), name="password_reset"),
     path(
         "accounts/password-reset/sent/",
         auth_views.PasswordResetDoneView.as_view(),

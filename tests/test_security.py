@@ -349,3 +349,115 @@ def test_a_password_reset_lifts_the_lockout(client, agent, mailoutbox):
         {"new_password1": "a-new-long-passphrase", "new_password2": "a-new-long-passphrase"},
     )
     assert _post(client, "/accounts/login/", "agent", "a-new-long-passphrase").status_code == 302
+
+
+# --- Password reset: no mailbox flood, no account probing ------------------------------------
+
+
+@pytest.fixture
+def reset_limits(settings):
+    settings.PASSWORD_RESET_EMAILS_PER_HOUR = 3
+    settings.PASSWORD_RESET_REQUESTS_PER_HOUR = 8
+    return settings
+
+
+def _ask_reset(client, email, ip="10.0.0.1", **extra):
+    return client.post(reverse("password_reset"), {"email": email}, REMOTE_ADDR=ip, **extra)
+
+
+def _answer(response) -> tuple:
+    return response.status_code, response.get("Location"), response.content
+
+
+def test_a_flood_of_resets_for_one_address_sends_only_the_limit(
+    client, agent, mailoutbox, reset_limits
+):
+    answers = {_answer(_ask_reset(client, "agent@example.com")) for _ in range(6)}
+    assert len(mailoutbox) == 3
+    assert answers == {(302, reverse("password_reset_done"), b"")}  # the same every time
+
+
+def test_known_and_unknown_addresses_get_the_same_answers_past_the_limit(
+    client, agent, mailoutbox, reset_limits
+):
+    known = [_answer(_ask_reset(client, "agent@example.com", ip="10.0.0.1")) for _ in range(5)]
+    unknown = [_answer(_ask_reset(client, "nobody@example.com", ip="10.0.0.2")) for _ in range(5)]
+    assert known == unknown
+
+
+def test_the_address_limit_ignores_case_and_spaces(client, agent, mailoutbox, reset_limits):
+    for email in [
+        "agent@example.com",
+        "AGENT@example.com",
+        " Agent@Example.com ",
+        "agent@EXAMPLE.com",
+    ]:
+        _ask_reset(client, email)
+    assert len(mailoutbox) == 3
+
+
+def test_the_address_limit_lifts_after_the_hour(client, agent, mailoutbox, reset_limits):
+    start = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        for _ in range(4):
+            _ask_reset(client, "agent@example.com")
+    assert len(mailoutbox) == 3
+    with time_machine.travel(start + timedelta(hours=1), tick=False):
+        _ask_reset(client, "agent@example.com")
+    assert len(mailoutbox) == 4
+
+
+def test_one_client_asking_for_many_addresses_is_stopped(client, agent, mailoutbox, reset_limits):
+    for i in range(8):
+        assert _ask_reset(client, f"someone{i}@example.com").status_code == 302
+    refused = _ask_reset(client, "agent@example.com")
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 3600
+    assert "Too many password reset requests" in refused.content.decode()
+    assert 'name="email"' in refused.content.decode()  # the form again, saying why
+    assert mailoutbox == []
+    # Another client is not affected.
+    assert _ask_reset(client, "agent@example.com", ip="10.0.0.9").status_code == 302
+    assert len(mailoutbox) == 1
+
+
+def test_the_client_limit_counts_the_address_the_trusted_proxy_saw(
+    client, agent, mailoutbox, reset_limits
+):
+    reset_limits.TRUSTED_PROXY_COUNT = 1
+    for i in range(8):
+        _ask_reset(client, f"x{i}@example.com", ip="10.9.9.9", HTTP_X_FORWARDED_FOR="203.0.113.5")
+    behind_the_same_proxy = _ask_reset(
+        client, "agent@example.com", ip="10.9.9.9", HTTP_X_FORWARDED_FOR="203.0.113.6"
+    )
+    assert behind_the_same_proxy.status_code == 302
+    assert len(mailoutbox) == 1
+
+
+def test_the_reset_limits_are_counted_in_the_shared_cache(client, agent, mailoutbox, reset_limits):
+    """With CACHE_URL (Redis) the counters live in Redis, where every web process reads them:
+    one per address (under a hash, not the address), and it holds."""
+    from django.core.cache import caches
+
+    prefix = f"test-{uuid4().hex}"
+    reset_limits.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/1",
+            "KEY_PREFIX": prefix,
+        }
+    }
+    other_process = caches.create_connection("default")
+    try:
+        for _ in range(3):
+            _ask_reset(client, "agent@example.com")
+        assert len(mailoutbox) == 3
+        keys = other_process._cache.get_client().keys(f"{prefix}:*password-reset:address*")
+        assert len(keys) == 1  # one counter, in Redis, under a hash of the address
+        assert b"agent" not in keys[0]
+        _ask_reset(client, "agent@example.com")
+        assert len(mailoutbox) == 3
+    finally:
+        client_ = other_process._cache.get_client()
+        for key in client_.keys(f"{prefix}:*"):
+            client_.delete(key)
