@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.http import HttpResponse, HttpResponseRedirect
 
+from memorycrm.forms import QueuedPasswordResetForm
 from memorycrm.lib import ratelimit
 
 RESET_WINDOW_SECONDS = 60 * 60
@@ -26,8 +27,11 @@ class PasswordResetView(auth_views.PasswordResetView):
       Retry-After (it says nothing about any account).
 
     Counts live in the cache (CACHE_URL: Redis, shared by every web process); they count
-    requests for unknown addresses too, so the limits behave alike for both.
+    requests for unknown addresses too, so the limits behave alike for both. The email itself is
+    sent by a worker (QueuedPasswordResetForm), so the answer takes as long for either.
     """
+
+    form_class = QueuedPasswordResetForm
 
     def form_valid(self, form):
         window = int(time.time() // RESET_WINDOW_SECONDS)
