@@ -7,11 +7,10 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from customers.models import Conversation, Interaction
-from tests.factories import CustomerFactory, UserFactory
+from tests.factories import CustomerFactory, UserFactory, api_token
 
 URL = "/api/v1/conversations/"
 
@@ -37,7 +36,7 @@ def payload(customer, **changes) -> dict:
 @pytest.fixture
 def token_api(agent) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=agent).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(agent)}")
     return client
 
 
