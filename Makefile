@@ -30,11 +30,13 @@ run: migrate
 	$(BIN)/python manage.py setup_survey_schedules
 	$(BIN)/python manage.py setup_schedules
 	$(BIN)/python manage.py ensure_outbox_schedule
+	$(BIN)/python manage.py ensure_email_schedule
 	$(BIN)/python manage.py ensure_sentiment_model
 	./scripts/run.sh
 
 test: install
 	./scripts/ensure-chromium.sh
+	./scripts/ensure-dovecot.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install

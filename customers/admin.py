@@ -30,7 +30,7 @@ class JourneyStageAdmin(admin.ModelAdmin):
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     list_display = ["name", "email", "company", "owner", "survey_opt_out", "created_at"]
-    list_filter = ["survey_opt_out", "owner", "created_at"]
+    list_filter = ["survey_opt_out", "email_undeliverable_at", "owner", "created_at"]
     search_fields = ["name", "email", "company", "external_ref"]
     list_select_related = ["owner"]
     autocomplete_fields = ["owner"]
@@ -182,3 +182,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+# Email in: mailboxes and the emails taken from them (customers/channels/admin.py).
+from customers.channels import admin as channels_admin  # noqa: E402, F401

@@ -96,6 +96,13 @@ class Customer(models.Model):
     survey_opt_out = models.BooleanField(
         default=False, help_text="The customer asked not to receive surveys."
     )
+    # Set when a bounce reports the address as failing (customers.channels); surveys are not
+    # sent to it until the address changes (update_customer clears it) or an admin clears it.
+    email_undeliverable_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a bounce reported this address as undeliverable; surveys skip it.",
+    )
     # Lower-cased "name email company", kept by the database itself so every write path
     # (forms, API, bulk import) feeds the same search index.
     search_text = models.GeneratedField(
@@ -464,3 +471,20 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.message_id} → {self.to}"
+
+
+# Email in (customers/channels): models of this app, kept in their own module.
+from customers.channels.models import InboundEmail, Mailbox  # noqa: E402
+
+__all__ = [
+    "SENTIMENT_FIELDS",
+    "Conversation",
+    "Customer",
+    "ImportJob",
+    "InboundEmail",
+    "Interaction",
+    "JourneyStage",
+    "Mailbox",
+    "OutboundEmail",
+    "ScoredText",
+]

@@ -84,6 +84,8 @@ def update_customer(
     unknown = set(changes) - set(CUSTOMER_FIELDS)
     if unknown:
         raise TypeError(f"Not customer fields: {', '.join(sorted(unknown))}")
+    if "email" in changes and str(changes["email"]).strip().lower() != customer.email.lower():
+        customer.email_undeliverable_at = None  # a new address has not bounced
     for field, value in changes.items():
         setattr(
             customer, field, value.strip() if isinstance(value, str) and field != "notes" else value

@@ -101,6 +101,7 @@ class Invitation(models.Model):
     class SkipReason(models.TextChoices):
         OPTED_OUT = "opted_out", "The customer opted out of surveys"
         NO_EMAIL = "no_email", "The customer has no email address"
+        UNDELIVERABLE = "undeliverable", "The customer's email address bounced"
         TOO_SOON = "too_soon", "Invited too recently (frequency limit)"
         INACTIVE = "inactive", "The survey is not active"
 

@@ -270,3 +270,23 @@ def cluster(start_cluster):
 def mail_cluster(start_cluster, tmp_path):
     """One worker whose emails are files in tmp_path / "mail" (`cluster.emails()`)."""
     return start_cluster(mail_dir=tmp_path / "mail", LOG_LEVEL="WARNING")
+
+
+# --- IMAP (a real Dovecot, tests/dovecot.py) -------------------------------------------------
+@pytest.fixture(scope="session")
+def dovecot():
+    """One Dovecot for the session, on a free port; each test takes an account of its own."""
+    from tests.dovecot import Dovecot
+
+    server = Dovecot().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def imap_account(dovecot, monkeypatch):
+    """A fresh, empty mail account: (username, password, name of the env var holding it)."""
+    username, password = dovecot.add_user()
+    env = f"TEST_MAILBOX_PASSWORD_{username.upper()}"
+    monkeypatch.setenv(env, password)
+    return username, password, env

@@ -106,9 +106,15 @@ def send_invitation_email(*, invitation_id: int, reminder: bool = False) -> str:
                 invitation.send_status = Invitation.SendStatus.HELD
                 invitation.save(update_fields=["send_status"])
             return "held"
-        if customer.survey_opt_out or not customer.email:
-            # Opted out (or lost the address) since the invitation was made.
-            invitation.skipped_reason = Skip.OPTED_OUT if customer.survey_opt_out else Skip.NO_EMAIL
+        if customer.survey_opt_out or not customer.email or customer.email_undeliverable_at:
+            # Opted out (or lost the address, or it bounced) since the invitation was made.
+            invitation.skipped_reason = (
+                Skip.OPTED_OUT
+                if customer.survey_opt_out
+                else Skip.NO_EMAIL
+                if not customer.email
+                else Skip.UNDELIVERABLE
+            )
             invitation.send_status = Invitation.SendStatus.SKIPPED
             invitation.token_hash = invitation.previous_token_hash = None
             invitation.save()

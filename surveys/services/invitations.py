@@ -58,6 +58,8 @@ def _skip_reasons(*, survey: Survey, customers: list[Customer], at) -> dict[int,
             reasons[customer.pk] = Skip.OPTED_OUT
         elif not customer.email:
             reasons[customer.pk] = Skip.NO_EMAIL
+        elif customer.email_undeliverable_at:
+            reasons[customer.pk] = Skip.UNDELIVERABLE
         elif customer.pk in recent:
             reasons[customer.pk] = Skip.TOO_SOON
         else:

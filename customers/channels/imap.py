@@ -1,0 +1,183 @@
+"""Polling one IMAP mailbox with IMAPClient.
+
+IMAPClient rather than imap-tools: both are maintained, but IMAPClient hands back the raw
+bytes of each message (we parse them once, with `policy.default`; imap-tools parses every
+message itself with the legacy compat32 policy), returns UIDVALIDITY from SELECT, and has
+MOVE, flags and typed errors without dropping to imaplib.
+
+A poll reads only messages above the mailbox's `last_uid` (for the folder's current
+UIDVALIDITY), in batches: sizes first (a message over EMAIL_IN_MAX_BYTES has only its header
+fetched, and is recorded as refused), then the bodies, each stored once by `ingest_email`.
+After a batch the messages are flagged (\\Seen and the MemoryCRM keyword) or moved, and
+`last_uid` advances (never backwards, whoever else polls). A poller that dies mid-batch leaves
+`last_uid` where it was; the next poll fetches those messages again and `ingest_email` finds
+the ones already stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import ssl
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils import timezone
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+from customers.channels.inbound import ingest_email
+from customers.channels.models import Mailbox
+
+logger = logging.getLogger(__name__)
+
+KEYWORD = b"MemoryCRM"
+
+
+class MailboxError(Exception):
+    """The mailbox cannot be read (configuration, network, login, folder)."""
+
+
+@dataclass
+class PollResult:
+    fetched: int = 0
+    stored: int = 0  # new interactions
+    recorded: int = 0  # new rows of any kind (interactions included)
+    duplicates: int = 0
+    refused: int = 0
+    error: str = ""
+    kinds: dict[str, int] = field(default_factory=dict)
+
+
+def connect(mailbox: Mailbox) -> IMAPClient:
+    password = os.environ.get(mailbox.password_env, "")
+    if not password:
+        raise MailboxError(f"the environment variable {mailbox.password_env} is not set")
+    timeout = settings.EMAIL_IN_TIMEOUT
+    context = ssl.create_default_context()
+    if mailbox.security == Mailbox.Security.SSL:
+        client = IMAPClient(
+            mailbox.host, port=mailbox.port, ssl=True, ssl_context=context, timeout=timeout
+        )
+    else:
+        client = IMAPClient(mailbox.host, port=mailbox.port, ssl=False, timeout=timeout)
+        if mailbox.security == Mailbox.Security.STARTTLS:
+            client.starttls(context)
+    client.login(mailbox.username, password)
+    return client
+
+
+def poll_mailbox(mailbox_id: int, *, batch_size: int | None = None) -> PollResult:
+    """Take every new message of one mailbox; errors are recorded on the mailbox, not raised."""
+    mailbox = Mailbox.objects.get(pk=mailbox_id)
+    result = PollResult()
+    try:
+        client = connect(mailbox)
+    except Exception as error:
+        return _failed(mailbox, result, error)
+    try:
+        _poll(client, mailbox, result, batch_size or settings.EMAIL_IN_BATCH)
+    except Exception as error:
+        _failed(mailbox, result, error)
+    else:
+        Mailbox.objects.filter(pk=mailbox.pk).update(last_polled_at=timezone.now(), last_error="")
+    finally:
+        with contextlib.suppress(Exception):
+            client.logout()
+    return result
+
+
+def _failed(mailbox: Mailbox, result: PollResult, error: Exception) -> PollResult:
+    result.error = f"{type(error).__name__}: {error}"[:2000]
+    logger.warning("Mailbox %s: %s", mailbox.name, result.error)
+    Mailbox.objects.filter(pk=mailbox.pk).update(
+        last_polled_at=timezone.now(), last_error=result.error
+    )
+    return result
+
+
+def _poll(client: IMAPClient, mailbox: Mailbox, result: PollResult, batch_size: int) -> None:
+    selected = client.select_folder(mailbox.folder)
+    validity = int(selected[b"UIDVALIDITY"])
+    last_uid = mailbox.last_uid
+    if mailbox.uid_validity != validity:
+        # A new folder, or the server renumbered it: read it all again (Message-IDs dedupe).
+        Mailbox.objects.filter(pk=mailbox.pk).update(uid_validity=validity, last_uid=0)
+        last_uid = 0
+    # "n:*" always matches the last message, even below n: filter.
+    uids = sorted(uid for uid in client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid)
+    moving = mailbox.after_ingest == Mailbox.AfterIngest.MOVE
+    if moving and uids and not client.folder_exists(mailbox.processed_folder):
+        with contextlib.suppress(IMAPClientError):  # another poller created it meanwhile
+            client.create_folder(mailbox.processed_folder)
+    for start in range(0, len(uids), batch_size):
+        batch = uids[start : start + batch_size]
+        _take_batch(client, mailbox, batch, result)
+        _mark_taken(client, mailbox, batch)
+        Mailbox.objects.filter(pk=mailbox.pk, uid_validity=validity, last_uid__lt=batch[-1]).update(
+            last_uid=batch[-1]
+        )
+
+
+def _take_batch(client: IMAPClient, mailbox: Mailbox, batch: list[int], result: PollResult) -> None:
+    cap = settings.EMAIL_IN_MAX_BYTES
+    sizes = {
+        uid: data.get(b"RFC822.SIZE", 0)
+        for uid, data in client.fetch(batch, ["RFC822.SIZE"]).items()
+    }
+    small = [uid for uid in batch if sizes.get(uid, 0) <= cap]
+    large = [uid for uid in batch if uid in sizes and uid not in small]
+    messages = (
+        {uid: data.get(b"BODY[]") for uid, data in client.fetch(small, ["BODY.PEEK[]"]).items()}
+        if small
+        else {}
+    )
+    headers = (
+        {
+            uid: data.get(b"BODY[HEADER]")
+            for uid, data in client.fetch(large, ["BODY.PEEK[HEADER]"]).items()
+        }
+        if large
+        else {}
+    )
+    source = f"imap:{mailbox.name}"[:120]
+    for uid in batch:
+        raw = messages.get(uid) if uid in messages else headers.get(uid)
+        if raw is None:
+            continue  # expunged meanwhile (another poller moved it): it is that poller's
+        result.fetched += 1
+        outcome = ingest_email(
+            bytes(raw),
+            source=source,
+            mailbox=mailbox,
+            size=sizes.get(uid) if uid in headers else None,
+        )
+        if outcome.duplicate:
+            result.duplicates += 1
+            continue
+        result.recorded += 1
+        result.kinds[outcome.kind] = result.kinds.get(outcome.kind, 0) + 1
+        if outcome.interaction_id:
+            result.stored += 1
+        if outcome.kind == "refused":
+            result.refused += 1
+
+
+def _mark_taken(client: IMAPClient, mailbox: Mailbox, batch: list[int]) -> None:
+    if mailbox.after_ingest == Mailbox.AfterIngest.MOVE:
+        if client.has_capability("MOVE"):
+            client.move(batch, mailbox.processed_folder)
+        else:
+            client.copy(batch, mailbox.processed_folder)
+            client.delete_messages(batch)
+            if client.has_capability("UIDPLUS"):
+                client.uid_expunge(batch)
+            else:
+                client.expunge()
+        return
+    client.add_flags(batch, [b"\\Seen"])
+    try:
+        client.add_flags(batch, [KEYWORD])
+    except Exception:  # a server that allows no keywords: \Seen says it is taken
+        logger.info("Mailbox %s does not accept the %s keyword", mailbox.name, KEYWORD.decode())

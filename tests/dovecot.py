@@ -1,0 +1,148 @@
+"""A real Dovecot IMAP server for the tests and bench/ingest.py: started on a free port of
+127.0.0.1 with a throw-away configuration, passwd-file and maildirs in a temporary directory,
+and stopped (the directory removed) afterwards.
+
+Plain-text IMAP on loopback only. As root, Dovecot's own unprivileged users run the mail
+processes (root may not own mail); as any other user, everything runs as that user.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from imapclient import IMAPClient
+
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+INSTALL_HINT = "Dovecot is missing: run ./scripts/ensure-dovecot.sh (apt-get install dovecot-imapd)"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Dovecot:
+    def __init__(self) -> None:
+        if not Path(DOVECOT).exists():
+            raise RuntimeError(INSTALL_HINT)
+        self.dir = Path(tempfile.mkdtemp(prefix="memorycrm-dovecot-"))
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.process: subprocess.Popen | None = None
+        self.passwd = self.dir / "passwd"
+        self.passwd.write_text("")
+        if os.getuid() == 0:
+            self.mail_user = "dovecot"
+            self.service_users = ""
+        else:
+            me = pwd.getpwuid(os.getuid()).pw_name
+            self.mail_user = me
+            self.service_users = (
+                f"default_internal_user = {me}\ndefault_login_user = {me}\n"
+                f"default_internal_group = {pwd.getpwuid(os.getuid()).pw_gid}\n"
+            )
+        (self.dir / "home").mkdir()
+        if os.getuid() == 0:
+            shutil.chown(self.dir / "home", self.mail_user, self.mail_user)
+        (self.dir / "home").chmod(0o777)
+
+    def _config(self) -> str:
+        return f"""
+base_dir = {self.dir}/run
+state_dir = {self.dir}/state
+log_path = {self.dir}/dovecot.log
+{self.service_users}
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 1
+mail_fsync = never
+mail_location = maildir:{self.dir}/home/%u/Maildir
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {self.passwd}
+}}
+userdb {{
+  driver = static
+  args = uid={self.mail_user} gid={self.mail_user} home={self.dir}/home/%u
+}}
+"""
+
+    def start(self) -> Dovecot:
+        for _ in range(5):  # a free port may be taken between choosing and binding it
+            self.port = _free_port()
+            (self.dir / "dovecot.conf").write_text(self._config())
+            self.process = subprocess.Popen(
+                [DOVECOT, "-F", "-c", str(self.dir / "dovecot.conf")],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self.process.poll() is None:
+                try:
+                    with socket.create_connection((self.host, self.port), timeout=1):
+                        return self
+                except OSError:
+                    time.sleep(0.05)
+            self.stop(remove=False)
+        log = self.dir / "dovecot.log"
+        raise RuntimeError(
+            f"Dovecot did not start: {log.read_text()[-2000:] if log.exists() else ''}"
+        )
+
+    def stop(self, *, remove: bool = True) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if remove:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def add_user(self, username: str | None = None, password: str | None = None) -> tuple[str, str]:
+        """A fresh mail account (Dovecot rereads its passwd-file when it changes)."""
+        username = username or f"u{uuid.uuid4().hex[:12]}"
+        password = password or uuid.uuid4().hex
+        with self.passwd.open("a") as passwd:
+            passwd.write(f"{username}:{{PLAIN}}{password}::::::\n")
+        return username, password
+
+    def client(self, username: str, password: str) -> IMAPClient:
+        client = IMAPClient(self.host, port=self.port, ssl=False, timeout=30)
+        client.login(username, password)
+        return client
+
+    def append(self, username: str, password: str, messages: list[bytes], folder: str = "INBOX"):
+        """Deliver messages into a folder (MULTIAPPEND, in chunks)."""
+        with self.client(username, password) as client:
+            for start in range(0, len(messages), 200):
+                chunk = messages[start : start + 200]
+                client.multiappend(folder, [{"msg": m} for m in chunk])
