@@ -28,7 +28,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from customers.models import Customer, ImportJob, Interaction, OutboundEmail
+from customers.models import Customer, ImportJob, InboundEmail, Interaction, OutboundEmail
 from memorycrm.audit.services import record_erasure
 
 EXPORT_FORMAT = "memorycrm.customer-export"
@@ -121,6 +121,7 @@ def _customer_data(customer: Customer) -> dict[str, Any]:
                 "timezone",
                 "notes",
                 "survey_opt_out",
+                "email_undeliverable_at",
                 "created_at",
                 "updated_at",
             ],
@@ -163,6 +164,25 @@ def _export_interactions(customer: Customer) -> dict[str, Any]:
             }
             for e in customer.outbound_emails.select_related("about_type").order_by("sent_at")
         ],
+        # Emails received from (or bouncing for) the customer, as recorded (customers/channels).
+        "inbound_emails": [
+            values(
+                e,
+                [
+                    "id",
+                    "received_at",
+                    "kind",
+                    "reason",
+                    "from_address",
+                    "subject",
+                    "sent_at",
+                    "size",
+                    "attachments",
+                    "interaction_id",
+                ],
+            )
+            for e in _inbound_emails(customer).order_by("received_at", "id")
+        ],
     }
 
 
@@ -175,6 +195,14 @@ def _conversation(interaction: Interaction) -> dict[str, Any] | None:
         conversation,
         ["started_at", "ended_at", "turns", "metadata", "opening_score", "ending_score"],
     )
+
+
+def _inbound_emails(customer: Customer) -> models.QuerySet:
+    """Recorded with the customer, or from their address before they were one."""
+    mentions = Q(customer=customer)
+    if customer.email:
+        mentions |= Q(from_address__iexact=customer.email)
+    return InboundEmail.objects.filter(mentions)
 
 
 # --- Erase ----------------------------------------------------------------------------------
@@ -220,6 +248,7 @@ def _erase_interactions(customer: Customer) -> dict[str, int]:
     return {
         "email_threads": delete_rows(OutboundEmail.objects.filter(customer=customer)),
         # Their conversations go with them (one-to-one, cascade).
+        "inbound_emails": delete_rows(_inbound_emails(customer)),
         "interactions": delete_rows(Interaction.objects.filter(customer=customer)),
     }
 

@@ -35,11 +35,13 @@ class Dovecot:
         if not Path(DOVECOT).exists():
             raise RuntimeError(INSTALL_HINT)
         self.dir = Path(tempfile.mkdtemp(prefix="memorycrm-dovecot-"))
+        self.dir.chmod(0o755)  # Dovecot's unprivileged processes read the passwd-file
         self.host = "127.0.0.1"
         self.port = 0
         self.process: subprocess.Popen | None = None
-        self.passwd = self.dir / "passwd"
-        self.passwd.write_text("")
+        self.passwd = self.dir / "passwd.d"
+        self.passwd.mkdir()
+        self.passwd.chmod(0o755)
         if os.getuid() == 0:
             self.mail_user = "dovecot"
             self.service_users = ""
@@ -84,7 +86,7 @@ service anvil {{
 }}
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {self.passwd}
+  args = scheme=PLAIN username_format=%u {self.passwd}/%u
 }}
 userdb {{
   driver = static
@@ -130,9 +132,12 @@ userdb {{
     def add_user(self, username: str | None = None, password: str | None = None) -> tuple[str, str]:
         """A fresh mail account (Dovecot rereads its passwd-file when it changes)."""
         username = username or f"u{uuid.uuid4().hex[:12]}"
+        if not username.isalnum():
+            raise ValueError("letters and digits only: the name is a file name")
         password = password or uuid.uuid4().hex
-        with self.passwd.open("a") as passwd:
-            passwd.write(f"{username}:{{PLAIN}}{password}::::::\n")
+        # One passwd-file per account (the path has %u): a new account is a new file, which
+        # Dovecot opens when it first sees the name (it rereads a changed file only lazily).
+        (self.passwd / username).write_text(f"{username}:{{PLAIN}}{password}::::::\n")
         return username, password
 
     def client(self, username: str, password: str) -> IMAPClient:

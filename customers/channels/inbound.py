@@ -115,7 +115,8 @@ def _store(
             return _duplicate(InboundEmail.objects.get(message_key=parsed.message_key))
 
         if parsed.kind == Kind.BOUNCE:
-            _mark_undeliverable(parsed.failed_recipients)
+            # Kept with the customer it is about (and erased with them).
+            row.customer = _mark_undeliverable(parsed.failed_recipients)
         if row.kind == Kind.CUSTOMER:
             _store_customer_email(row, parsed)
         if row.from_address and row.customer_id is None:
@@ -209,11 +210,15 @@ def _customer_for(parsed: parse.ParsedEmail) -> Customer | None:
         return customer
 
 
-def _mark_undeliverable(addresses: list[str]) -> None:
+def _mark_undeliverable(addresses: list[str]) -> Customer | None:
+    """Mark the customers with these addresses undeliverable; returns the first of them."""
+    first = None
     for address in addresses:
         Customer.objects.filter(email__iexact=address, email_undeliverable_at__isnull=True).update(
             email_undeliverable_at=timezone.now()
         )
+        first = first or Customer.objects.filter(email__iexact=address).first()
+    return first
 
 
 def _link_reply(row: InboundEmail, parsed: parse.ParsedEmail) -> None:

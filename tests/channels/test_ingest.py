@@ -145,7 +145,8 @@ def test_auto_submitted_no_is_a_person_writing(customer):
 def test_bounce_marks_the_address_undeliverable(customer):
     result = ingest_email(bounce(failed="ADA@example.com"), source=SOURCE)
     assert result.kind == Kind.BOUNCE and result.interaction_id is None
-    assert InboundEmail.objects.get().failed_recipients == ["ADA@example.com"]
+    row = InboundEmail.objects.get()
+    assert row.failed_recipients == ["ADA@example.com"] and row.customer == customer
     customer.refresh_from_db()
     assert customer.email_undeliverable_at is not None
     assert not Interaction.objects.exists()
@@ -341,6 +342,7 @@ def test_erasing_a_customer_erases_their_emails(customer):
 
     ingest_email(make_email(), source=SOURCE)
     ingest_email(make_email(headers={"Auto-Submitted": "auto-replied"}), source=SOURCE)
+    ingest_email(bounce(failed="ada@example.com"), source=SOURCE)
     delete_customer(customer=customer)
     assert not InboundEmail.objects.exists()
 

@@ -19,12 +19,14 @@ from django.utils import timezone
 
 from customers import privacy
 from customers.channels.conversations import receive_conversation
+from customers.channels.inbound import ingest_email
 from customers.models import Customer, ImportJob, Interaction
 from interventions.models import Alert, EffectLog, FollowUpTask, Intervention, OutboundEmail, Rule
 from moments.memory import recall
 from moments.models import CustomerMemory, Moment, MomentTagging, SentimentCorrection
 from surveys import services as survey_services
 from surveys.models import Invitation, Response, Survey, SurveyHold
+from tests.channels.mail import make_email
 from tests.factories import CustomerFactory, UserFactory
 from tests.moments.factories import MomentFactory, ScoredInteractionFactory, tag
 
@@ -124,6 +126,11 @@ def webhook_rule(db):
 def zeb(staff, webhook_rule):
     customer = CustomerFactory(name=NAME, email=EMAIL, external_ref="ZQ-1", notes="VIP")
     give_data(customer, text=TEXT, staff=staff, rule=webhook_rule)
+    # Their out-of-office reply, received by email (recorded, not an interaction).
+    ingest_email(
+        make_email(sender=f"{NAME} <{EMAIL}>", subject="Out of office", text=TEXT),
+        source="test",
+    )
     # A CSV import that held this customer's row and another's; an email log row sent to the
     # address under another customer's intervention.
     ImportJob.objects.create(
