@@ -27,7 +27,7 @@ from django.utils import timezone
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from customers.channels.inbound import ingest_email
+from customers.channels.inbound import ingest_emails
 from customers.channels.models import Mailbox
 
 logger = logging.getLogger(__name__)
@@ -142,17 +142,14 @@ def _take_batch(client: IMAPClient, mailbox: Mailbox, batch: list[int], result: 
         else {}
     )
     source = f"imap:{mailbox.name}"[:120]
-    for uid in batch:
-        raw = messages.get(uid) if uid in messages else headers.get(uid)
-        if raw is None:
-            continue  # expunged meanwhile (another poller moved it): it is that poller's
-        result.fetched += 1
-        outcome = ingest_email(
-            bytes(raw),
-            source=source,
-            mailbox=mailbox,
-            size=sizes.get(uid) if uid in headers else None,
-        )
+    fetched = [uid for uid in batch if messages.get(uid) or headers.get(uid)]
+    # Gone meanwhile (another poller moved them): they are that poller's.
+    raws = [
+        (bytes(messages[uid]), None) if messages.get(uid) else (bytes(headers[uid]), sizes.get(uid))
+        for uid in fetched
+    ]
+    result.fetched += len(raws)
+    for outcome in ingest_emails(raws, source=source, mailbox=mailbox):
         if outcome.duplicate:
             result.duplicates += 1
             continue

@@ -1,33 +1,38 @@
 """One entry point for every inbound email, whoever brings it (the IMAP poller today, a
-provider's inbound webhook tomorrow): `ingest_email(raw_bytes, source=…)`.
+provider's inbound webhook tomorrow): `ingest_email(raw_bytes, source=…)`, and
+`ingest_emails([...])` for a batch (the poller's).
 
-Exactly once: each message is stored in one transaction that starts by inserting its
-`InboundEmail` row, keyed by Message-ID under a unique constraint. A second poller (or a
-redelivered webhook) bringing the same message waits on that insert and then finds it taken,
-so one message never makes two interactions; a worker that dies mid-batch leaves each message
-either wholly stored or not at all, and the next poll takes what is missing.
+Exactly once: a batch is stored in one transaction that starts by claiming its messages, one
+`InboundEmail` row per Message-ID under a unique constraint (`INSERT … ON CONFLICT DO
+NOTHING RETURNING`). A second poller (or a redelivered webhook) bringing the same message
+waits on that insert until the first commits, then finds the message taken and skips it; so
+one message never makes two interactions. A worker that dies mid-batch leaves the batch wholly
+stored or not at all, and the next poll takes what is missing. Keys are claimed in sorted
+order, so two batches sharing messages lock them in the same order (no deadlock).
 
-A customer's email becomes an inbound email interaction through `log_interaction` (the
-service the forms and the API use), so it is scored and run through moment detection and the
-rules like any other. Auto-replies, reports, bounces and refused messages are recorded with
-their reason and never become interactions.
+A customer's email becomes an inbound email interaction and is announced like every other
+write path (customers.services.announce_interactions: scoring, moment detection, rules), once
+per batch, as the CSV import does. Auto-replies, reports, bounces and refused messages are
+recorded with their reason and never become interactions.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from customers.channels import parse
 from customers.channels.models import InboundEmail, Mailbox
 from customers.models import Customer, Interaction
-from customers.services import create_customer, log_interaction
+from customers.services import announce_interactions, create_customer
 
 logger = logging.getLogger(__name__)
 
@@ -57,21 +62,58 @@ def ingest_email(
     fetch a message over EMAIL_IN_MAX_BYTES). Never raises for what the message contains: a
     message that cannot be read is recorded as refused, with the reason.
     """
+    return ingest_emails([(raw_bytes, size)], source=source, mailbox=mailbox)[0]
+
+
+def ingest_emails(
+    messages: Iterable[tuple[bytes, int | None]],
+    *,
+    source: str,
+    mailbox: Mailbox | None = None,
+) -> list[IngestResult]:
+    """`ingest_email` for a batch of (raw bytes, full size or None), in one transaction; one
+    result per message, in order. If the batch cannot be stored (a database error), each
+    message is tried alone, and one that still fails is recorded as refused with the error."""
+    items = [_read(raw, size) for raw, size in messages]
+    try:
+        with transaction.atomic():
+            return _store(items, source=source, mailbox=mailbox)
+    except DatabaseError as error:
+        if len(items) == 1:
+            return [_store_refused(items[0], source=source, mailbox=mailbox, error=error)]
+        logger.warning("Email batch from %s failed (%r): storing one by one", source, error)
+    results = []
+    for item in items:
+        try:
+            with transaction.atomic():
+                results.extend(_store([item], source=source, mailbox=mailbox))
+        except DatabaseError as error:
+            results.append(_store_refused(item, source=source, mailbox=mailbox, error=error))
+    return results
+
+
+@dataclass
+class _Item:
+    parsed: parse.ParsedEmail
+    size: int
+
+
+def _read(raw_bytes: bytes, size: int | None) -> _Item:
     size = len(raw_bytes) if size is None else size
     cap = settings.EMAIL_IN_MAX_BYTES
     if size > cap:
         parsed = _header_summary(raw_bytes)
         parsed.kind = Kind.REFUSED
         parsed.reason = f"too large: {size:,} bytes (the limit, EMAIL_IN_MAX_BYTES, is {cap:,})"
-    else:
-        try:
-            parsed = parse.parse_email(raw_bytes)
-        except Exception as error:  # anything the parser cannot survive is refused, not lost
-            logger.warning("Unreadable email from %s: %r", source, error)
-            parsed = _header_summary(raw_bytes)
-            parsed.kind = Kind.REFUSED
-            parsed.reason = f"unreadable: {type(error).__name__}: {error}"[:2000]
-    return _store(parsed, source=source, mailbox=mailbox, size=size)
+        return _Item(parsed, size)
+    try:
+        return _Item(parse.parse_email(raw_bytes), size)
+    except Exception as error:  # anything the parser cannot survive is refused, not lost
+        logger.warning("Unreadable email: %r", error)
+        parsed = _header_summary(raw_bytes)
+        parsed.kind = Kind.REFUSED
+        parsed.reason = f"unreadable: {type(error).__name__}: {error}"[:2000]
+        return _Item(parsed, size)
 
 
 def _header_summary(raw_bytes: bytes) -> parse.ParsedEmail:
@@ -85,102 +127,211 @@ def _header_summary(raw_bytes: bytes) -> parse.ParsedEmail:
     return summary
 
 
-def _store(
-    parsed: parse.ParsedEmail, *, source: str, mailbox: Mailbox | None, size: int
-) -> IngestResult:
-    with transaction.atomic():
-        taken = InboundEmail.objects.filter(message_key=parsed.message_key).first()
-        if taken is not None:
-            return _duplicate(taken)
-        row = InboundEmail(
-            message_key=parsed.message_key,
-            kind=parsed.kind,
-            reason=parsed.reason,
-            source=source[:120],
-            mailbox=mailbox,
-            from_address=parsed.from_address[:320],
-            subject=parsed.subject[:998],
-            sent_at=parsed.sent_at,
-            in_reply_to=parsed.in_reply_to[:998],
-            references=" ".join(parsed.references),
-            size=size,
-            attachments=parsed.attachments,
-            failed_recipients=parsed.failed_recipients,
-        )
-        try:
-            # Another transaction inserting the same key makes this wait for its outcome.
-            with transaction.atomic():
-                row.save(force_insert=True)
-        except IntegrityError:
-            return _duplicate(InboundEmail.objects.get(message_key=parsed.message_key))
+def _row(item: _Item, *, source: str, mailbox: Mailbox | None) -> InboundEmail:
+    parsed = item.parsed
+    return InboundEmail(
+        message_key=parsed.message_key,
+        kind=parsed.kind,
+        reason=parsed.reason,
+        source=source[:120],
+        mailbox=mailbox,
+        from_address=parsed.from_address[:320],
+        subject=parsed.subject[:998],
+        sent_at=parsed.sent_at,
+        in_reply_to=parsed.in_reply_to[:998],
+        references=" ".join(parsed.references),
+        size=item.size,
+        attachments=parsed.attachments,
+        failed_recipients=parsed.failed_recipients,
+    )
 
-        if parsed.kind == Kind.BOUNCE:
+
+def _store(items: list[_Item], *, source: str, mailbox: Mailbox | None) -> list[IngestResult]:
+    rows: dict[str, InboundEmail] = {}
+    for item in items:  # the same message twice in one batch: the first counts
+        rows.setdefault(item.parsed.message_key, _row(item, source=source, mailbox=mailbox))
+    # Messages stored before (a redelivery, a poll after a crash) are skipped at once.
+    known = set(
+        InboundEmail.objects.filter(message_key__in=list(rows)).values_list(
+            "message_key", flat=True
+        )
+    )
+    parsed_of = {item.parsed.message_key: item.parsed for item in items}
+    new = [row for key, row in rows.items() if key not in known]
+    customers = _customers_by_address([row.from_address for row in new])
+    refusals = _add_new_senders(
+        [parsed_of[row.message_key] for row in new if row.kind == Kind.CUSTOMER], customers
+    )
+    interactions: list[tuple[InboundEmail, Interaction]] = []
+    for row in new:
+        parsed = parsed_of[row.message_key]
+        if row.kind == Kind.BOUNCE:
             # Kept with the customer it is about (and erased with them).
             row.customer = _mark_undeliverable(parsed.failed_recipients)
-        if row.kind == Kind.CUSTOMER:
-            _store_customer_email(row, parsed)
-        if row.from_address and row.customer_id is None:
-            row.customer = Customer.objects.filter(email__iexact=row.from_address).first()
-        row.save()
+        elif row.kind == Kind.CUSTOMER:
+            interaction = _customer_interaction(row, parsed, customers, refusals)
+            if interaction is not None:
+                interactions.append((row, interaction))
+        if row.customer_id is None and row.from_address:
+            row.customer = customers.get(row.from_address.lower())
+    # The interactions first, so each row is written once, whole; the claim then decides.
+    Interaction.objects.bulk_create([interaction for _, interaction in interactions])
+    for row, interaction in interactions:
+        row.interaction = interaction
+    claimed = _claim(sorted(new, key=lambda row: row.message_key)) if new else {}
+    mine = [row for row in new if row.message_key in claimed]
+    for row in mine:
+        row.pk = claimed[row.message_key]
+    lost = [i.pk for row, i in interactions if row.message_key not in claimed]
+    if lost:  # another poller stored these messages while this one read them: theirs
+        Interaction.objects.filter(pk__in=lost).delete()
+    announce_interactions([i.pk for row, i in interactions if row.message_key in claimed])
+    for row in mine:
         # The other half of issue 15 (outbound Message-IDs) links replies to what they answer.
-        _link_reply(row, parsed)
-    return IngestResult(
-        inbound_email_id=row.pk,
-        kind=row.kind,
-        interaction_id=row.interaction_id,
-        reason=row.reason,
+        _link_reply(row, parsed_of[row.message_key])
+
+    taken = {}
+    if len(mine) < len(items):
+        others = [key for key in rows if key not in claimed]
+        taken = {
+            row.message_key: row for row in InboundEmail.objects.filter(message_key__in=others)
+        }
+    results, seen = [], set()
+    for item in items:
+        key = item.parsed.message_key
+        row = rows[key] if key in claimed else taken.get(key)
+        if row is None:  # claimed by a transaction that then rolled back: try again later
+            raise DatabaseError(f"message {key} was neither stored nor found")
+        duplicate = key not in claimed or key in seen
+        seen.add(key)
+        results.append(
+            IngestResult(
+                inbound_email_id=row.pk,
+                kind=row.kind,
+                duplicate=duplicate,
+                interaction_id=row.interaction_id,
+                reason=row.reason,
+            )
+        )
+    return results
+
+
+def _claim(rows: list[InboundEmail]) -> dict[str, int]:
+    """Insert the rows whose message is not taken yet; {message_key: id} of those inserted.
+    A row another transaction is inserting waits for it, then counts as taken if it commits."""
+    fields = [f for f in InboundEmail._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (
+        f"INSERT INTO {quote(InboundEmail._meta.db_table)} "
+        f"({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES {', '.join([placeholders] * len(rows))} "
+        f"ON CONFLICT ({quote('message_key')}) DO NOTHING "
+        f"RETURNING {quote('id')}, {quote('message_key')}"
     )
+    params = [f.get_db_prep_save(f.pre_save(row, True), connection) for row in rows for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {key: pk for pk, key in cursor.fetchall()}
 
 
-def _duplicate(row: InboundEmail) -> IngestResult:
-    return IngestResult(
-        inbound_email_id=row.pk,
-        kind=row.kind,
-        duplicate=True,
-        interaction_id=row.interaction_id,
-        reason=row.reason,
-    )
+def _store_refused(
+    item: _Item, *, source: str, mailbox: Mailbox | None, error: Exception
+) -> IngestResult:
+    """The last resort for a message the database refused: recorded as refused, with the
+    error; if even that fails, the error is raised (the poller stops and tries again later)."""
+    row = _row(item, source=source, mailbox=mailbox)
+    row.kind, row.reason = Kind.REFUSED, f"could not be stored: {type(error).__name__}: {error}"
+    row.reason = row.reason[:2000]
+    with transaction.atomic():
+        claimed = _claim([row])
+        if not claimed:
+            taken = InboundEmail.objects.get(message_key=row.message_key)
+            return IngestResult(taken.pk, taken.kind, True, taken.interaction_id, taken.reason)
+    return IngestResult(claimed[row.message_key], row.kind, reason=row.reason)
 
 
-def _store_customer_email(row: InboundEmail, parsed: parse.ParsedEmail) -> None:
-    """The interaction, or the reason there is none (row.kind and row.reason changed)."""
+def _customers_by_address(addresses: list[str]) -> dict[str, Customer]:
+    """Customers by lower-cased email, in one query (served by the case-insensitive unique
+    index on email)."""
+    wanted = sorted({address.lower() for address in addresses if address})
+    if not wanted:
+        return {}
+    found = Customer.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=wanted)
+    return {customer.email_lower: customer for customer in found}
+
+
+def _add_new_senders(
+    emails: list[parse.ParsedEmail], customers: dict[str, Customer]
+) -> dict[str, str]:
+    """Create the senders of customer emails who are not customers yet (in address order, so
+    two pollers creating the same ones cannot deadlock); returns why a sender could not be
+    added, by address."""
+    if not settings.EMAIL_IN_CREATE_CUSTOMERS:
+        return {}
+    senders = {}
+    for parsed in emails:
+        address = parsed.from_address.lower()
+        if address and parsed.new_text and address not in customers:
+            senders.setdefault(address, parsed)
+    refusals = {}
+    for address in sorted(senders):
+        try:
+            customers[address] = _new_customer(senders[address])
+        except ValidationError as error:
+            refusals[address] = f"cannot add the sender: {error.messages}"[:2000]
+    return refusals
+
+
+def _customer_interaction(
+    row: InboundEmail,
+    parsed: parse.ParsedEmail,
+    customers: dict[str, Customer],
+    refusals: dict[str, str],
+) -> Interaction | None:
+    """The interaction to store, or None with the reason on the row (row.kind changed)."""
     if not parsed.from_address:
         row.kind, row.reason = Kind.REFUSED, "no valid sender address (From)"
-        return
+        return None
     body = parsed.new_text
+    if not body and parsed.defects and not parsed.text:
+        row.kind = Kind.REFUSED
+        row.reason = f"no readable text (malformed MIME: {', '.join(parsed.defects)})"[:2000]
+        return None
     if not body:
         row.kind = Kind.NO_TEXT
         row.reason = "nothing written above the quoted or forwarded text"
-        return
-    try:
-        customer = _customer_for(parsed)
-    except ValidationError as error:
-        row.kind, row.reason = Kind.REFUSED, f"cannot add the sender: {error.messages}"[:2000]
-        return
-    if customer is None:
+        return None
+    address = parsed.from_address.lower()
+    if address in refusals:
+        row.kind, row.reason = Kind.REFUSED, refusals[address]
+        return None
+    if address not in customers:
         row.kind = Kind.UNKNOWN_SENDER
         row.reason = "no customer has this address (EMAIL_IN_CREATE_CUSTOMERS is off)"
-        return
-    row.customer = customer
+        return None
+    row.customer = customers[address]
     cap = settings.INTERACTION_BODY_MAX_CHARS
     if len(body) > cap:
         body = body[: cap - 40].rstrip() + "\n[… cut: the email is longer]"
     # A reply's subject ("Re: Thank you for your order!") is ours, not the customer's words.
-    subject = "" if parsed.is_reply else parsed.subject[:200]
+    subject = "" if parsed.is_reply else parsed.subject[:200].strip()
+    interaction = Interaction(
+        customer=row.customer,
+        channel=Interaction.Channel.EMAIL,
+        direction=Interaction.Direction.INBOUND,
+        occurred_at=_occurred_at(parsed.sent_at),
+        subject=subject,
+        body=body.strip(),
+    )
     try:
-        with transaction.atomic():
-            interaction = log_interaction(
-                customer=customer,
-                channel=Interaction.Channel.EMAIL,
-                direction=Interaction.Direction.INBOUND,
-                occurred_at=_occurred_at(parsed.sent_at),
-                subject=subject,
-                body=body,
-            )
+        # The checks of log_interaction, without a query per row (the customer is known).
+        interaction.clean_fields(exclude=["customer", "stage", "agent"])
+        interaction.clean()
     except ValidationError as error:
         row.kind, row.reason = Kind.REFUSED, f"not a valid interaction: {error.messages}"[:2000]
-        return
-    row.interaction = interaction
+        return None
+    return interaction
 
 
 def _occurred_at(sent_at: datetime | None) -> datetime:
@@ -194,10 +345,7 @@ def _occurred_at(sent_at: datetime | None) -> datetime:
     return sent_at if sent_at >= earliest else now
 
 
-def _customer_for(parsed: parse.ParsedEmail) -> Customer | None:
-    customer = Customer.objects.filter(email__iexact=parsed.from_address).first()
-    if customer is not None or not settings.EMAIL_IN_CREATE_CUSTOMERS:
-        return customer
+def _new_customer(parsed: parse.ParsedEmail) -> Customer:
     name = parsed.from_name or parsed.from_address.split("@", 1)[0]
     try:
         with transaction.atomic():

@@ -23,7 +23,7 @@ from datetime import datetime
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from email.utils import parseaddr
+from email.utils import parseaddr, parsedate_to_datetime
 
 import inscriptis
 from django.conf import settings
@@ -91,8 +91,8 @@ def parse_email(raw: bytes) -> ParsedEmail:
     parsed.from_name, parsed.from_address = _sender(message)
     parsed.subject = _header(message, "Subject")
     parsed.sent_at = _date(message)
-    parsed.in_reply_to = _strip_id(_header(message, "In-Reply-To"))
-    parsed.references = [_strip_id(ref) for ref in _header(message, "References").split()][:100]
+    parsed.in_reply_to = _strip_id(_raw(message, "In-Reply-To"))
+    parsed.references = [_strip_id(ref) for ref in _raw(message, "References").split()][:100]
     body_parts = _body_parts(message)
     parsed.text = _body_text(body_parts)
     parsed.new_text = latest_reply(parsed.text)
@@ -119,7 +119,7 @@ def content_hash(raw: bytes) -> str:
 def message_key(message: Message, raw: bytes) -> str:
     """The Message-ID without its <>; without one (or an absurd one), a hash of the message,
     the same each time the same message is fetched or delivered again."""
-    message_id = _strip_id(_header(message, "Message-ID"))
+    message_id = _strip_id(_raw(message, "Message-ID"))
     if message_id and len(message_id) <= MESSAGE_KEY_MAX and " " not in message_id:
         return message_id
     return content_hash(raw)
@@ -143,14 +143,33 @@ def latest_reply(text: str) -> str:
 
 
 def _header(message: Message, name: str) -> str:
-    """A header as text, whitespace collapsed; "" when missing or unreadable."""
+    """A header decoded (RFC 2047 encoded words) as text, whitespace collapsed; "" when
+    missing or unreadable. Each call parses the header: for the few that need decoding."""
     try:
         value = message.get(name)
     except Exception:  # a header the parser cannot even represent
-        return ""
+        return _raw(message, name)
     if value is None:
         return ""
-    return " ".join(str(value).split())
+    return _clean(" ".join(str(value).split()))
+
+
+def _raw(message: Message, name: str) -> str:
+    """A header as it was sent, unfolded, without parsing it (ids, flags, addresses of a
+    bounce: ASCII by their definition); "" when missing."""
+    wanted = name.lower()
+    for header, value in message.raw_items():
+        if header.lower() == wanted:
+            return _clean(" ".join(str(value).split()))
+    return ""
+
+
+def _clean(text: str) -> str:
+    """Text the database takes: undecodable bytes (kept by the parser as surrogates) become
+    U+FFFD, NULs go."""
+    if not text.isascii():
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text.replace("\x00", "")
 
 
 def _strip_id(value: str) -> str:
@@ -168,7 +187,7 @@ def _sender(message: Message) -> tuple[str, str]:
     except Exception:
         header = None
     if not address:
-        name, address = parseaddr(_header(message, "From"))
+        name, address = parseaddr(_raw(message, "From"))
     address = address.strip()
     try:
         validate_email(address)
@@ -179,9 +198,8 @@ def _sender(message: Message) -> tuple[str, str]:
 
 def _date(message: Message) -> datetime | None:
     try:
-        header = message.get("Date")
-        value = getattr(header, "datetime", None)
-    except Exception:
+        value = parsedate_to_datetime(_raw(message, "Date"))
+    except (TypeError, ValueError, IndexError):
         return None
     if value is None or value.tzinfo is None:
         return None  # a date without a zone says nothing reliable
@@ -193,12 +211,13 @@ def _date(message: Message) -> datetime | None:
 
 def _body_parts(message: EmailMessage) -> list[EmailMessage]:
     """The part holding the text: plain text preferred, else HTML."""
+    if not message.is_multipart():  # most mail: one part, no need to search
+        content_type = message.get_content_type()
+        return [message] if content_type in ("text/plain", "text/html") else []
     try:
         part = message.get_body(preferencelist=("plain", "html"))
     except Exception:
         part = None
-    if part is None and message.get_content_maintype() == "text":
-        part = message
     return [part] if part is not None else []
 
 
@@ -294,8 +313,10 @@ def _all_defects(message: Message) -> list:
 
 def _classify(message: EmailMessage, parsed: ParsedEmail) -> tuple[str, str, list[str]]:
     """(kind, reason, failed recipients)."""
-    content_type = message.get_content_type()
-    report_type = (message.get_param("report-type") or "").lower() if content_type else ""
+    content_type = message.get_content_type() if message.is_multipart() else ""
+    report_type = ""
+    if content_type == "multipart/report":
+        report_type = str(message.get_param("report-type") or "").lower()
     local_part = parsed.from_address.split("@", 1)[0].lower()
     failed = _failed_recipients(message)
     if content_type == "multipart/report" and report_type == "delivery-status":
@@ -308,13 +329,13 @@ def _classify(message: EmailMessage, parsed: ParsedEmail) -> tuple[str, str, lis
         return BOUNCE, "X-Failed-Recipients", failed
     if local_part in _DAEMONS and _BOUNCE_SUBJECT.search(parsed.subject):
         return BOUNCE, f"bounce from {local_part}", []
-    auto_submitted = _header(message, "Auto-Submitted").lower()
+    auto_submitted = _raw(message, "Auto-Submitted").lower()
     if auto_submitted and auto_submitted != "no":
         return AUTO_REPLY, f"Auto-Submitted: {auto_submitted}", []
     for name in _AUTO_HEADERS:
-        if _header(message, name):
+        if _raw(message, name):
             return AUTO_REPLY, f"{name} header", []
-    precedence = _header(message, "Precedence").lower()
+    precedence = _raw(message, "Precedence").lower()
     if precedence in _BULK_PRECEDENCE:
         return AUTO_REPLY, f"Precedence: {precedence}", []
     if _AUTO_SUBJECT.search(parsed.subject):
@@ -326,16 +347,16 @@ def _failed_recipients(message: EmailMessage) -> list[str]:
     """Addresses a bounce says failed: X-Failed-Recipients (Exim), and the per-recipient
     blocks of an RFC 3464 delivery-status part with `Action: failed`."""
     found = []
-    for address in _header(message, "X-Failed-Recipients").split(","):
+    for address in _raw(message, "X-Failed-Recipients").split(","):
         found.append(address.strip())
     for part in message.walk() if message.is_multipart() else ():
         if part.get_content_type() != "message/delivery-status":
             continue
         blocks = part.get_payload()
         for block in blocks if isinstance(blocks, list) else ():
-            if _header(block, "Action").lower() != "failed":
+            if _raw(block, "Action").lower() != "failed":
                 continue
-            recipient = _header(block, "Final-Recipient") or _header(block, "Original-Recipient")
+            recipient = _raw(block, "Final-Recipient") or _raw(block, "Original-Recipient")
             found.append(recipient.split(";", 1)[-1].strip())
     valid = []
     for address in found:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -352,3 +353,44 @@ def test_existing_customer_record_is_not_changed_by_email(customer):
     ingest_email(make_email(sender="Someone Else <ada@example.com>"), source=SOURCE)
     customer.refresh_from_db()
     assert customer.name == "Ada Lovelace"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_being_stored_elsewhere_waits_and_is_not_stored_twice():
+    """A second delivery of a message another transaction is storing (uncommitted) waits
+    for it, then finds the message taken and drops what it had prepared."""
+    from django.db import connection, connections, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite locks the whole file)")
+    CustomerFactory(email="ada@example.com")
+    raw = make_email(message_id="<race@example.com>")
+    stored, release, outcome = threading.Event(), threading.Event(), {}
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                outcome["first"] = ingest_email(raw, source="first")
+                stored.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    def second() -> None:
+        try:
+            outcome["second"] = ingest_email(raw, source="second")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert stored.wait(timeout=30)
+    threads[1].start()
+    threads[1].join(timeout=1)
+    assert threads[1].is_alive()  # waiting for the first transaction's outcome
+    release.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert outcome["second"].duplicate
+    assert outcome["second"].interaction_id == outcome["first"].interaction_id
+    assert Interaction.objects.count() == 1 and InboundEmail.objects.count() == 1
