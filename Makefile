@@ -59,6 +59,7 @@ bench: install
 	nice $(BIN)/python bench/memory_fit.py
 	nice $(BIN)/python bench/moments.py
 	nice $(BIN)/python bench/moments.py --scenarios bench/scenarios/moments_holdout.json
+	nice $(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) var

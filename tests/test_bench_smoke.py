@@ -92,6 +92,24 @@ def test_survey_bench_loses_and_duplicates_no_answer():
     assert "76 tokens, 8 duplicate submits; responses stored 76;" in stored
 
 
+def test_ingest_bench_stores_each_message_exactly_once():
+    # A real Dovecot, the real poller, then two pollers at once on another mailbox: every
+    # message recorded once. The ratio's PASS/FAIL is not checked at this size.
+    process = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "ingest.py"), "--quick"],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    lines = process.stdout.strip().splitlines()
+    assert lines, process.stderr
+    assert process.returncode == (0 if lines[-1].endswith(" PASS") else 1), process.stderr
+    assert re.fullmatch(r"RESULT ingest ratio=\d+\.\d\d target>=0\.5 (PASS|FAIL)", lines[-1])
+    assert "exactly once with two pollers: yes" in lines
+
+
 @pytest.fixture(scope="module")
 def memory_bench_processes(trained_model_path):  # noqa: F811
     """bench/moments.py on 3 journeys (through the API, the real test model, the tasks run as

@@ -241,6 +241,8 @@ def _store_refused(
     """The last resort for a message the database refused: recorded as refused, with the
     error; if even that fails, the error is raised (the poller stops and tries again later)."""
     row = _row(item, source=source, mailbox=mailbox)
+    # Only what cannot be at fault: plain fields, no lists.
+    row.attachments, row.failed_recipients, row.references = [], [], ""
     row.kind, row.reason = Kind.REFUSED, f"could not be stored: {type(error).__name__}: {error}"
     row.reason = row.reason[:2000]
     with transaction.atomic():

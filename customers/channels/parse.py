@@ -293,7 +293,7 @@ def _attachments(message: EmailMessage, body_parts: list[EmailMessage]) -> list[
 
 def _attachment(part: EmailMessage, name: str, size: int) -> dict:
     return {
-        "name": " ".join(name.split())[:255],
+        "name": _clean(" ".join(name.split()))[:255],
         "size": size,
         "content_type": part.get_content_type(),
     }

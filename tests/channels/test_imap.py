@@ -271,3 +271,60 @@ def test_admin_configures_a_mailbox_and_never_shows_a_password(admin_user, clien
     page = client.get(f"/admin/customers/mailbox/{mailbox.pk}/change/").content.decode()
     assert "SUPPORT_PASSWORD" in page and "s3cret-value" not in page
     assert client.get("/admin/customers/inboundemail/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_batches_follow_the_setting(dovecot, imap_account, customer, settings):
+    settings.EMAIL_IN_BATCH = 2
+    mailbox = make_mailbox(dovecot, imap_account)
+    deliver(dovecot, imap_account, [make_email() for _ in range(5)])
+    assert imap.poll_mailbox(mailbox.pk).stored == 5
+    assert Mailbox.objects.get(pk=mailbox.pk).last_uid == 5
+
+
+@pytest.mark.django_db
+def test_a_server_that_never_answers_times_out(imap_account, settings):
+    """A listener that accepts and says nothing: the poll gives up after EMAIL_IN_TIMEOUT."""
+    import socket
+    import time
+
+    settings.EMAIL_IN_TIMEOUT = 0.5
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        mailbox = Mailbox.objects.create(
+            name="silent",
+            host="127.0.0.1",
+            port=silent.getsockname()[1],
+            security=Mailbox.Security.NONE,
+            username="x",
+            password_env=imap_account[2],
+        )
+        start = time.monotonic()
+        result = imap.poll_mailbox(mailbox.pk)
+    assert time.monotonic() - start < 5
+    assert "timed out" in result.error.lower()
+    assert Mailbox.objects.get(pk=mailbox.pk).last_error == result.error
+
+
+@pytest.mark.django_db
+def test_schedule_follows_the_poll_interval(settings):
+    settings.EMAIL_IN_POLL_MINUTES = 5
+    tasks.ensure_email_schedule()
+    assert Schedule.objects.get(name=tasks.POLL_NAME).minutes == 5
+
+
+@pytest.mark.django_db
+def test_admin_action_polls_the_selected_mailboxes_now(dovecot, imap_account, admin_user, client):
+    from django_q.signing import SignedPackage
+
+    mailbox = make_mailbox(dovecot, imap_account)
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/customers/mailbox/",
+        {"action": "poll_now", "_selected_action": [mailbox.pk]},
+        follow=True,
+    )
+    assert "Queued 1 mailbox poll(s)." in response.content.decode()
+    [task] = [SignedPackage.loads(row.payload) for row in OrmQ.objects.all()]
+    assert (task["func"], task["args"]) == ("customers.channels.tasks.poll_mailbox", (mailbox.pk,))

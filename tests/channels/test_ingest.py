@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
+from django.utils import timezone
 from django_q.models import OrmQ
 
 from customers.channels.inbound import ingest_email
@@ -394,3 +396,114 @@ def test_a_message_being_stored_elsewhere_waits_and_is_not_stored_twice():
     assert outcome["second"].duplicate
     assert outcome["second"].interaction_id == outcome["first"].interaction_id
     assert Interaction.objects.count() == 1 and InboundEmail.objects.count() == 1
+
+
+def test_reply_headers_of_the_configured_languages_are_stripped(customer, settings):
+    text = (
+        "Das Paket ist wieder kaputt angekommen.\n\n"
+        "Am Mo., 30. Nov. 2026 um 09:12 Uhr schrieb Support <support@memorycrm.test>:\n"
+        "Vielen Dank für Ihre Bestellung! Wir freuen uns sehr.\n"
+    )
+    settings.EMAIL_IN_REPLY_LANGUAGES = ["en", "de"]
+    ingest_email(make_email(text=text), source=SOURCE)
+    assert Interaction.objects.get().body == "Das Paket ist wieder kaputt angekommen."
+
+
+def test_received_emails_are_in_the_customer_export(customer):
+    from customers.privacy import export_customer
+
+    ingest_email(make_email(attachments=[("box.jpg", b"x" * 10, "image/jpeg")]), source=SOURCE)
+    [email] = export_customer(customer=customer)["inbound_emails"]
+    assert (email["kind"], email["from_address"], email["attachments"][0]["name"]) == (
+        "customer",
+        "ada@example.com",
+        "box.jpg",
+    )
+
+
+def test_undecodable_header_bytes_and_nuls_are_cleaned(customer):
+    raw = (
+        b"From: ada@example.com\r\nSubject: Caf\xe9 \x00broken\r\nMessage-ID: <nul@example.com>\r\n"
+        b"In-Reply-To: <a\x00b@example.com>\r\n\r\nThe coffee machine is broken.\r\n"
+    )
+    ingest_email(raw, source=SOURCE)
+    row = InboundEmail.objects.get()
+    assert "\x00" not in row.subject and row.subject.startswith("Caf")
+    assert "\x00" not in row.in_reply_to
+    assert Interaction.objects.get().body == "The coffee machine is broken."
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind"),
+    [
+        (
+            make_email(
+                sender="MAILER-DAEMON@mx.example.com",
+                subject="Mail delivery failed: returning message to sender",
+                text="A message that you sent could not be delivered.",
+            ),
+            Kind.BOUNCE,
+        ),
+        (
+            make_email(
+                sender="mailer-daemon@mx.example.com",
+                subject="Failed",
+                headers={"X-Failed-Recipients": "ada@example.com"},
+            ),
+            Kind.BOUNCE,
+        ),
+        (
+            b"From: ada@example.com\r\nSubject: Read: your survey\r\nMIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/report; report-type=disposition-notification; boundary="R"'
+            b"\r\n\r\n--R\r\nContent-Type: text/plain\r\n\r\nYour message was read.\r\n--R--\r\n",
+            Kind.REPORT,
+        ),
+    ],
+    ids=["mailer-daemon", "x-failed-recipients", "read-receipt"],
+)
+def test_bounces_and_reports_without_a_delivery_status_part(customer, raw, kind):
+    assert ingest_email(raw, source=SOURCE).kind == kind
+    assert not Interaction.objects.exists()
+
+
+def test_date_in_the_future_is_replaced_by_now(customer):
+    raw = make_email().replace(b"Date: ", b"Date: Mon, 1 Jan 2085 10:00:00 +0000\r\nX-Old-Date: ")
+    ingest_email(raw, source=SOURCE)
+    assert abs((Interaction.objects.get().occurred_at - timezone.now()).total_seconds()) < 60
+
+
+def test_date_header_dates_the_interaction(customer):
+    raw = make_email().replace(b"Date: ", b"Date: Tue, 1 Dec 2026 08:30:00 +0100\r\nX-Old-Date: ")
+    ingest_email(raw, source=SOURCE)
+    assert Interaction.objects.get().occurred_at == datetime(2026, 12, 1, 7, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("message_id", ["<" + "x" * 300 + "@example.com>", "<has space@x.com>"])
+def test_absurd_message_ids_are_replaced_by_a_hash(customer, message_id):
+    raw = b"From: ada@example.com\r\nMessage-ID: " + message_id.encode() + b"\r\n\r\nHello.\r\n"
+    ingest_email(raw, source=SOURCE)
+    assert InboundEmail.objects.get().message_key.startswith("sha256:")
+
+
+def test_a_bounce_after_the_invitation_stops_its_email(customer, mailoutbox):
+    from surveys.models import Invitation, Survey
+    from surveys.services import send_invitation_email
+    from surveys.services.invitations import create_invitation
+
+    survey = Survey.objects.filter(active=True).first()
+    invitation = create_invitation(survey=survey, customer=customer).invitation  # queued
+    ingest_email(bounce(failed="ada@example.com"), source=SOURCE)
+    assert send_invitation_email(invitation_id=invitation.pk) == "skipped"
+    invitation.refresh_from_db()
+    assert invitation.skipped_reason == Invitation.SkipReason.UNDELIVERABLE
+    assert mailoutbox == []
+
+
+def test_erasing_a_customer_erases_emails_from_their_address_before_they_were_one(settings):
+    from customers.services import create_customer, delete_customer
+
+    settings.EMAIL_IN_CREATE_CUSTOMERS = False
+    ingest_email(make_email(sender="grace@navy.example"), source=SOURCE)
+    grace = create_customer(name="Grace", email="Grace@Navy.example")
+    delete_customer(customer=grace)
+    assert not InboundEmail.objects.exists()
