@@ -397,6 +397,8 @@ EMAIL_IN_MAX_BYTES = env_int("EMAIL_IN_MAX_BYTES", 25 * 1024 * 1024)
 # Messages fetched per IMAP round trip (each is stored in its own transaction).
 EMAIL_IN_BATCH = env_int("EMAIL_IN_BATCH", 50)
 EMAIL_IN_TIMEOUT = env_float("EMAIL_IN_TIMEOUT", 30.0)
+# Certificates are always verified: with the system's CAs, or this PEM file's (a private CA).
+EMAIL_IN_CA_FILE = os.environ.get("EMAIL_IN_CA_FILE", "")
 # An email from an address no customer has creates that customer (off: recorded, not stored).
 EMAIL_IN_CREATE_CUSTOMERS = env_bool("EMAIL_IN_CREATE_CUSTOMERS", True)
 # The languages whose reply headers ("On … wrote:") and signatures mail-parser-reply strips.

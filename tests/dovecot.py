@@ -2,8 +2,10 @@
 127.0.0.1 with a throw-away configuration, passwd-file and maildirs in a temporary directory,
 and stopped (the directory removed) afterwards.
 
-Plain-text IMAP on loopback only. As root, Dovecot's own unprivileged users run the mail
-processes (root may not own mail); as any other user, everything runs as that user.
+IMAP on loopback only: plain text (with STARTTLS) on `port`, TLS from the start on `tls_port`,
+with a certificate for 127.0.0.1 from a throw-away CA (trustme; `ca_file` to trust it).
+As root, Dovecot's own unprivileged users run the mail processes (root may not own mail); as
+any other user, everything runs as that user.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ class Dovecot:
         self.dir.chmod(0o755)  # Dovecot's unprivileged processes read the passwd-file
         self.host = "127.0.0.1"
         self.port = 0
+        self.tls_port = 0
+        self.ca_file = self.dir / "ca.pem"
+        self._certificate()
         self.process: subprocess.Popen | None = None
         self.passwd = self.dir / "passwd.d"
         self.passwd.mkdir()
@@ -57,6 +62,15 @@ class Dovecot:
             shutil.chown(self.dir / "home", self.mail_user, self.mail_user)
         (self.dir / "home").chmod(0o777)
 
+    def _certificate(self) -> None:
+        import trustme
+
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        ca.cert_pem.write_to_path(str(self.ca_file))
+        cert.private_key_pem.write_to_path(str(self.dir / "key.pem"))
+        (self.dir / "cert.pem").write_bytes(b"".join(pem.bytes() for pem in cert.cert_chain_pems))
+
     def _config(self) -> str:
         return f"""
 base_dir = {self.dir}/run
@@ -65,7 +79,9 @@ log_path = {self.dir}/dovecot.log
 {self.service_users}
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <{self.dir}/cert.pem
+ssl_key = <{self.dir}/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = 1
@@ -78,7 +94,8 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.tls_port}
   }}
 }}
 service anvil {{
@@ -96,7 +113,7 @@ userdb {{
 
     def start(self) -> Dovecot:
         for _ in range(5):  # a free port may be taken between choosing and binding it
-            self.port = _free_port()
+            self.port, self.tls_port = _free_port(), _free_port()
             (self.dir / "dovecot.conf").write_text(self._config())
             self.process = subprocess.Popen(
                 [DOVECOT, "-F", "-c", str(self.dir / "dovecot.conf")],

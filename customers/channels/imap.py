@@ -55,7 +55,8 @@ def connect(mailbox: Mailbox) -> IMAPClient:
     if not password:
         raise MailboxError(f"the environment variable {mailbox.password_env} is not set")
     timeout = settings.EMAIL_IN_TIMEOUT
-    context = ssl.create_default_context()
+    # The system's CAs, or EMAIL_IN_CA_FILE for a server with a private CA; always verified.
+    context = ssl.create_default_context(cafile=settings.EMAIL_IN_CA_FILE or None)
     if mailbox.security == Mailbox.Security.SSL:
         client = IMAPClient(
             mailbox.host, port=mailbox.port, ssl=True, ssl_context=context, timeout=timeout

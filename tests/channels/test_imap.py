@@ -328,3 +328,34 @@ def test_admin_action_polls_the_selected_mailboxes_now(dovecot, imap_account, ad
     assert "Queued 1 mailbox poll(s)." in response.content.decode()
     [task] = [SignedPackage.loads(row.payload) for row in OrmQ.objects.all()]
     assert (task["func"], task["args"]) == ("customers.channels.tasks.poll_mailbox", (mailbox.pk,))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("security", [Mailbox.Security.SSL, Mailbox.Security.STARTTLS])
+def test_tls_mailboxes_verify_the_server_certificate(
+    dovecot, imap_account, customer, settings, security
+):
+    settings.EMAIL_IN_CA_FILE = str(dovecot.ca_file)
+    mailbox = make_mailbox(dovecot, imap_account, name=f"tls-{security}")
+    Mailbox.objects.filter(pk=mailbox.pk).update(
+        security=security,
+        port=dovecot.tls_port if security == Mailbox.Security.SSL else dovecot.port,
+    )
+    deliver(dovecot, imap_account, [make_email()])
+    result = imap.poll_mailbox(mailbox.pk)
+    assert (result.error, result.stored) == ("", 1)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("security", [Mailbox.Security.SSL, Mailbox.Security.STARTTLS])
+def test_an_untrusted_certificate_is_refused(dovecot, imap_account, customer, settings, security):
+    settings.EMAIL_IN_CA_FILE = ""  # the system's CAs do not know the test CA
+    mailbox = make_mailbox(dovecot, imap_account, name=f"untrusted-{security}")
+    Mailbox.objects.filter(pk=mailbox.pk).update(
+        security=security,
+        port=dovecot.tls_port if security == Mailbox.Security.SSL else dovecot.port,
+    )
+    deliver(dovecot, imap_account, [make_email()])
+    result = imap.poll_mailbox(mailbox.pk)
+    assert "CERTIFICATE_VERIFY_FAILED" in result.error
+    assert not Interaction.objects.exists()
