@@ -16,6 +16,7 @@ at all. Headers that are not needed are not parsed: structured parsing of a 10,0
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -177,23 +178,20 @@ def _strip_id(value: str) -> str:
 
 
 def _sender(message: Message) -> tuple[str, str]:
-    """(display name, address) of From, or ("", "") if there is no valid address."""
+    """(display name, address) of From; the address is "" unless it is a valid one."""
     name, address = "", ""
-    try:
-        header = message.get("From")
-        addresses = getattr(header, "addresses", ()) if header is not None else ()
+    with contextlib.suppress(Exception):  # a From the header parser cannot represent
+        addresses = getattr(message.get("From"), "addresses", ())
         if addresses:
             name, address = addresses[0].display_name, addresses[0].addr_spec
-    except Exception:
-        header = None
     if not address:
         name, address = parseaddr(_raw(message, "From"))
-    address = address.strip()
+    name, address = _clean(name.strip()), address.strip()
     try:
         validate_email(address)
     except ValidationError:
-        return name.strip(), ""
-    return name.strip(), address
+        return name, ""
+    return name, address
 
 
 def _date(message: Message) -> datetime | None:
