@@ -151,3 +151,19 @@ INTERVENTIONS_SITE_URL = os.environ.get("INTERVENTIONS_SITE_URL") or SURVEY_BASE
 
 # Audit log (django-auditlog, see memorycrm/audit): who changed the rules, the tag taxonomy and
 # the weights, when, and each changed field before/after. Changes made in a request carry the
+
+
+# --- Email in (customers/channels) ------------------------------------------------------------
+# Mailboxes are configured in Django admin; these say how every mailbox is read.
+EMAIL_IN_POLL_MINUTES = env_int("EMAIL_IN_POLL_MINUTES", 1)
+# Bigger messages are not fetched: recorded as refused, with their size, and left in the mailbox.
+EMAIL_IN_MAX_BYTES = env_int("EMAIL_IN_MAX_BYTES", 25 * 1024 * 1024)
+# Messages fetched per IMAP round trip (each is stored in its own transaction).
+EMAIL_IN_BATCH = env_int("EMAIL_IN_BATCH", 50)
+EMAIL_IN_TIMEOUT = env_float("EMAIL_IN_TIMEOUT", 30.0)
+# Certificates are always verified: with the system's CAs, or this PEM file's (a private CA).
+EMAIL_IN_CA_FILE = os.environ.get("EMAIL_IN_CA_FILE", "")
+# An email from an address no customer has creates that customer (off: recorded, not stored).
+EMAIL_IN_CREATE_CUSTOMERS = env_bool("EMAIL_IN_CREATE_CUSTOMERS", True)
+# The languages whose reply headers ("On … wrote:") and signatures mail-parser-reply strips.
+EMAIL_IN_REPLY_LANGUAGES = env_list("EMAIL_IN_REPLY_LANGUAGES", "en,de,fr,es,it,nl")
