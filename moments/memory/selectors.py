@@ -15,7 +15,7 @@ from django.utils import timezone
 from customers.access import customers_visible_to
 from customers.models import Customer, Interaction, JourneyStage
 from moments.access import User, moments_visible_to, sees_every_customer
-from moments.memory import parameters, rollup, story
+from moments.memory import parameters, rollup, scoring, story
 from moments.models import CustomerMemory, Moment, MomentTag, MomentTagging, TagCategory
 
 # --- Lists -------------------------------------------------------------------------------
@@ -42,6 +42,12 @@ class Remembered:
         return self.moment.likely_remembered
 
 
+@dataclass(frozen=True)
+class BalancePoint:
+    at: datetime
+    balance: float
+
+
 @dataclass
 class MemorySummary:
     customer: Customer
@@ -52,6 +58,7 @@ class MemorySummary:
     computed_at: datetime | None = None
     top: list[Remembered] = field(default_factory=list)
     story: story.Story = field(default_factory=lambda: story.tell([], balance=0.0))
+    history: list[BalancePoint] = field(default_factory=list)
 
     @property
     def direction(self) -> str:
@@ -104,7 +111,44 @@ def memory_summary(customer: Customer, *, top: int = 5) -> MemorySummary:
     for tagging in MomentTagging.objects.filter(moment_id__in=list(chosen)).select_related("tag"):
         chosen[tagging.moment_id].tag_list.append(tagging.tag)
     summary.top = ranked
+    end = summary.computed_at or timezone.now()
+    summary.history = balance_history(candidates, end=end, params=params)
     return summary
+
+
+# Evenly spaced samples of the balance over time, plus one just after each moment (its jump).
+HISTORY_SAMPLES = 24
+HISTORY_MOMENTS = 60
+
+
+def balance_history(
+    moments: list[Moment], *, end: datetime, params: scoring.MemoryParams
+) -> list[BalancePoint]:
+    """The customer's memory balance from their first moment to ``end`` (the time the stored
+    balance was computed, so the last point is that balance), from the moments' stored impact
+    and stability: no query. A moment row keeps its refresh count and its last refresh only,
+    so the curve is exact from each moment's last refresh on; before it, the earlier refreshes
+    are counted at the last one's time (a close, slightly low reading). Empty without moments."""
+    moments = [m for m in moments if m.occurred_at <= end]
+    if not moments:
+        return []
+    remembered = [
+        scoring.Remembered(
+            occurred_at=m.occurred_at,
+            impact=m.impact,
+            stability_days=m.stability_days,
+            refreshed_at=(m.refreshed_at,) * m.refresh_count if m.refreshed_at else (),
+        )
+        for m in moments
+    ]
+    start = min(m.occurred_at for m in moments)
+    step = (end - start) / HISTORY_SAMPLES
+    times = {start + step * i for i in range(HISTORY_SAMPLES)} | {end}
+    times |= {m.occurred_at for m in moments[:HISTORY_MOMENTS]}  # the latest moments' jumps
+    return [
+        BalancePoint(at=t, balance=scoring.balance(remembered, at=t, params=params))
+        for t in sorted(times)
+    ]
 
 
 def memory_version(customer: Customer) -> str:

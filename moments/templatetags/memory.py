@@ -68,3 +68,49 @@ def heat_style(cell, max_abs: float) -> str:
     alpha = round(0.12 + 0.6 * strength, 2)
     rgb = "180, 35, 24" if cell.mean_impact < 0 else "31, 122, 77"
     return format_html("background: rgba({}, {});", rgb, alpha)
+
+
+CHART_W, CHART_H, CHART_PAD = 320, 120, 10
+
+
+@register.inclusion_tag("moments/_memory_balance_chart.html")
+def memory_balance_chart(summary: selectors.MemorySummary) -> dict:
+    """The memory balance over time (``summary.history``) as a small inline SVG drawn here:
+    no chart library, no script, readable on a phone (it scales to its box). Above the zero
+    line it is green (they remember it well), below red. Nothing without a history."""
+    history = summary.history
+    if not history:
+        return {"history": []}
+    first, last = history[0].at, history[-1].at
+    span = (last - first).total_seconds() or 1.0
+    top = max(0.5, max(abs(p.balance) for p in history))  # a symmetric scale around 0
+    inner_w, inner_h = CHART_W - 2 * CHART_PAD, CHART_H - 2 * CHART_PAD
+
+    def x(at) -> float:
+        return round(CHART_PAD + inner_w * (at - first).total_seconds() / span, 1)
+
+    def y(balance: float) -> float:
+        return round(CHART_PAD + inner_h * (1 - (balance + top) / (2 * top)), 1)
+
+    line = " ".join(f"{x(p.at)},{y(p.balance)}" for p in history)
+    zero = y(0.0)
+    area = f"{x(first)},{zero} {line} {x(last)},{zero}"
+    low = min(history, key=lambda p: p.balance)
+    high = max(history, key=lambda p: p.balance)
+    return {
+        "history": history,
+        "line": line,
+        "area": area,
+        "width": CHART_W,
+        "height": CHART_H,
+        "zero": zero,
+        "pad": CHART_PAD,
+        "right": CHART_W - CHART_PAD,
+        "top": top,
+        "first": history[0],
+        "last": history[-1],
+        "low": low,
+        "high": high,
+        "end_x": x(last),
+        "end_y": y(history[-1].balance),
+    }
