@@ -8,6 +8,11 @@ right: a Python import (at the top or inside a function), a model relation named
 ("surveys.Response"), an ``apps.get_model("surveys", …)``, a django-q2 task path
 (``async_task("surveys.tasks.…")``) and a migration dependency.
 
+Templates too: an app's templates, and the project's (``templates/``, which stand with
+``customers``), may not ``{% load %}`` a template tag library of an app to their right nor
+``{% include %}`` or ``{% extends %}`` its templates. Pages that show what apps to the right
+add (the nav, the customer page) name a slot that those apps fill (memorycrm/lib/slots.py).
+
 Within an app, task bodies (``tasks`` modules) are imported by no one but the worker (and the
 commands that set up their schedules): services, receivers and views queue them through the
 app's ``enqueue.py`` by dotted path, so no services <-> tasks cycle can form; and every dotted
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import pydoc
+import re
 from pathlib import Path
 
 import pytest
@@ -273,3 +279,88 @@ def test_the_check_sees_a_migration_dependency(tmp_path):
 def test_the_check_sees_an_import_of_a_task_body(source, expected):
     names = [name for _, name in imported(source, "moments.sentiment.services")]
     assert any(_is_task_body(name) for name in names) is expected
+
+
+# --- Templates ------------------------------------------------------------------------------
+
+TAG = re.compile(r"{%\s*(load|include|extends)\s+(.*?)\s*%}", re.S)
+
+
+def tag_libraries() -> dict[str, str]:
+    """Template tag library name -> the app that defines it (``<app>/templatetags/<name>.py``)."""
+    return {
+        path.stem: app
+        for app in ORDER
+        for path in (ROOT / app / "templatetags").glob("*.py")
+        if path.stem != "__init__"
+    }
+
+
+def _template_app(name: str) -> str | None:
+    """The app whose ``templates/`` directory holds the template ``name`` (``#partial`` cut)."""
+    name = name.split("#", 1)[0]
+    return next((app for app in ORDER if (ROOT / app / "templates" / name).is_file()), None)
+
+
+def template_uses(source: str, libraries: dict[str, str]) -> list[tuple[int, str, str]]:
+    """(line, app used, how) for every ``{% load %}`` of an app's tag library and every
+    ``{% include %}`` / ``{% extends %}`` of an app's template in a template's source."""
+    found: list[tuple[int, str | None, str]] = []
+    for match in TAG.finditer(source):
+        line = source.count("\n", 0, match.start()) + 1
+        kind, args = match.group(1), match.group(2).split()
+        if kind == "load":
+            names = args[args.index("from") + 1 :] if "from" in args else args
+            found += [(line, libraries.get(name), f"{{% load {name} %}}") for name in names]
+        elif args and args[0][:1] in "'\"":
+            name = args[0].strip("'\"")
+            found.append((line, _template_app(name), f'{{% {kind} "{name}" %}}'))
+    return [(line, app, how) for line, app, how in found if app]
+
+
+def _templates(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.suffix in {".html", ".txt"} and p.is_file())
+
+
+def template_violations() -> list[str]:
+    libraries = tag_libraries()
+    scanned = [(ROOT / "templates", 0)] + [
+        (ROOT / app / "templates", rank) for rank, app in enumerate(ORDER)
+    ]
+    bad = []
+    for root, rank in scanned:
+        right = set(ORDER[rank + 1 :])
+        for path in _templates(root):
+            for line, used, how in template_uses(path.read_text(), libraries):
+                if used in right:
+                    owner = ORDER[rank] if root.parent != ROOT else "the project"
+                    bad.append(f"{path.relative_to(ROOT)}:{line}: {owner} uses {used} ({how})")
+    return bad
+
+
+def test_templates_depend_only_on_apps_to_their_left():
+    assert template_violations() == []
+
+
+def test_the_template_check_knows_every_apps_tag_libraries():
+    libraries = tag_libraries()
+    assert libraries["memory"] == libraries["sentiment"] == "moments"
+    assert (libraries["surveys"], libraries["interventions"]) == ("surveys", "interventions")
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{% load surveys %}{% survey_invite interaction %}", ["surveys"]),
+        ("{% load static partials memory interventions %}", ["moments", "interventions"]),
+        ("{% load survey_answers from surveys %}", ["surveys"]),
+        ('{% include "moments/_sentiment_badge.html" %}', ["moments"]),
+        ("{% include 'interventions/_why.html' with x=1 %}", ["interventions"]),
+        ('{% include "moments/_memory_panel.html#memory-panel-body" %}', ["moments"]),
+        ('{% extends "surveys/report.html" %}', ["surveys"]),
+        ('{% include "customers/_interaction.html" %}{% load slots %}', ["customers"]),
+        ('{% include "_field.html" %}{% include template_name %}', []),
+    ],
+)
+def test_the_template_check_sees_each_kind_of_use(source, expected):
+    assert [app for _, app, _ in template_uses(source, tag_libraries())] == expected
