@@ -64,3 +64,12 @@ def reload_until(page, selector: str, text, *, timeout: float = 60) -> None:
             if time.monotonic() > deadline:
                 raise
             page.reload()
+
+
+def open_item_menu(page, interaction_pk: int) -> None:
+    """Open a timeline item's Actions menu (its tag, moment and correction controls wait
+    behind it) unless it is open already."""
+    toggle = page.locator(f"#interaction-{interaction_pk} [data-item-menu]")
+    if toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")

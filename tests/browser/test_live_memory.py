@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from moments.memory import services as memory_services
 from moments.models import Moment
-from tests.browser.helpers import login
+from tests.browser.helpers import login, open_item_menu
 from tests.browser.test_journey import WAIT, cluster  # noqa: F401  (fixture)
 from tests.moments.factories import ScoredInteractionFactory
 
@@ -48,6 +48,7 @@ def test_a_correction_updates_marker_panel_and_chart(
     expect(marker).to_contain_text("★ Moment · negative")
     expect(panel).to_contain_text("Leaning negative")
 
+    open_item_menu(page, complaint.pk)
     page.locator(f"#sentiment-{complaint.pk}").get_by_label("Correct sentiment to positive").click()
 
     expect(page.locator(f"#sentiment-{complaint.pk}")).to_contain_text("(corrected)")
@@ -68,6 +69,7 @@ def test_promote_updates_marker_panel_and_chart(page, page_errors, live_server, 
     marker = page.locator(f"#moment-marker-{interaction.pk}")
     expect(page.locator("#sentiment-chart .moment-mark")).to_have_count(0)
 
+    open_item_menu(page, interaction.pk)
     marker.get_by_role("button", name="Mark as moment").click()
 
     expect(marker).to_contain_text("★ Moment")
@@ -89,6 +91,7 @@ def test_a_tag_updates_marker_and_panel(page, page_errors, live_server, agent, c
     panel = page.locator("#memory-panel .memory-top")
     before = panel.inner_text()
 
+    open_item_menu(page, interaction.pk)
     marker.get_by_label("Add a tag").select_option(label="Long wait")
 
     expect(marker.locator(".moment-tag")).to_contain_text("Long wait")
@@ -112,6 +115,7 @@ def test_dismiss_updates_marker_panel_and_chart(page, page_errors, live_server, 
     marker = page.locator(f"#moment-marker-{interaction.pk}")
     expect(page.locator("#sentiment-chart .moment-mark")).to_have_count(1)
 
+    open_item_menu(page, interaction.pk)
     marker.get_by_role("link", name="Dismiss…").click()
     marker.get_by_placeholder("Why is this not a moment?").fill("Test call from QA")
     marker.get_by_role("button", name="Dismiss").click()

@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from moments.models import Moment
-from tests.browser.helpers import login
+from tests.browser.helpers import login, open_item_menu
 from tests.moments.factories import ScoredInteractionFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -19,7 +19,9 @@ def test_agent_marks_tags_and_dismisses_a_moment(page, page_errors, live_server,
     panel = page.locator("#memory-panel")
     expect(panel).to_contain_text("No moments yet")
 
-    # One click: the interaction becomes a moment, and the panel lists it.
+    # One click (in the item's Actions menu): the interaction becomes a moment, and the panel
+    # lists it. The menu stays open while the marker is swapped.
+    open_item_menu(page, interaction.pk)
     marker.get_by_role("button", name="Mark as moment").click()
     expect(marker).to_contain_text("★ Moment")
     expect(panel).to_contain_text("Waited two hours on hold")
