@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import template
+from django.template import Engine
 from django.utils.safestring import SafeString, mark_safe
 
 from memorycrm.lib import slots
@@ -14,7 +15,7 @@ register = template.Library()
 def slot(context: template.Context, name: str) -> SafeString:
     """Each filler is rendered like ``{% include %}``: with the page's context (so per-page
     caches kept on the context or the request are shared) in a pushed layer of its own."""
-    engine = context.template.engine
+    engine = context.template.engine if context.template else Engine.get_default()
     parts = []
     for template_name in slots.templates(name):
         with context.push():
