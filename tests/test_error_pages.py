@@ -14,7 +14,7 @@ def test_a_refused_page_has_the_layout_and_says_which_role_it_needs(agent_client
     assert response.status_code == 403
     assert response["Content-Type"].startswith("text/html")
     html = response.content.decode()
-    assert '<nav class="nav" aria-label="Main">' in html
+    assert '<nav id="main-nav" class="nav" aria-label="Main">' in html
     assert "css/app.css" in html
     assert "This page is for Managers and Admins" in html
     assert "You are signed in as agent (Agent)" in html
