@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, F, Max, QuerySet, Sum
-from django.db.models.functions import Abs
+from django.db.models.functions import Abs, TruncWeek
 from django.utils import timezone
 
 from customers.access import customers_visible_to
@@ -247,9 +247,51 @@ class Heatmap:
 
     @property
     def rows(self) -> list[dict]:
-        """One row per stage, one cell per tag then the untagged column (for templates)."""
-        columns = [t.pk for t in self.tags] + [None]
-        return [{"stage": s, "cells": [self.cell(s.pk, c) for c in columns]} for s in self.stages]
+        """One row per stage, one cell per tag then the untagged column (for templates), each
+        cell with its colour band (``tone``) and a sentence saying what it means."""
+        columns: list[MomentTag | None] = [*self.tags, None]
+        return [
+            {
+                "stage": s,
+                "cells": [
+                    self._shown(s, tag, self.cell(s.pk, tag.pk if tag else None)) for tag in columns
+                ],
+            }
+            for s in self.stages
+        ]
+
+    def _shown(self, stage: JourneyStage, tag: MomentTag | None, cell: Cell) -> dict:
+        return {"cell": cell, "tone": self.tone(cell), "sentence": cell_sentence(stage, tag, cell)}
+
+    @property
+    def thresholds(self) -> tuple[float, float]:
+        """Mean impacts that separate the colour bands: below the first a cell has little
+        effect, from the second on a strong one (fractions of the largest mean impact shown,
+        so the scale always spans the map)."""
+        top = self.max_abs_impact
+        return round(top * WEAK, 2), round(top * STRONG, 2)
+
+    def tone(self, cell: Cell) -> str:
+        if not cell.count:
+            return "none"
+        weak, strong = self.thresholds
+        size = abs(cell.mean_impact)
+        if size < weak:
+            return "flat"
+        side = "negative" if cell.mean_impact < 0 else "positive"
+        return f"strong-{side}" if size >= strong else side
+
+    @property
+    def legend(self) -> list[tuple[str, str]]:
+        """The colour bands, damaging to building, with the mean impacts each covers."""
+        weak, strong = self.thresholds
+        return [
+            ("strong-negative", f"strongly damages (≤ −{strong:.2f})"),
+            ("negative", "damages"),
+            ("flat", f"little effect (within ±{weak:.2f})"),
+            ("positive", "builds"),
+            ("strong-positive", f"strongly builds (≥ {strong:.2f})"),
+        ]
 
     @property
     def max_abs_impact(self) -> float:
@@ -322,6 +364,33 @@ def journey_heatmap(flt: HeatmapFilter, *, user: User) -> Heatmap:
     return Heatmap(stages=stages, tags=tags, cells=cells, filter=flt)
 
 
+# The colour bands' edges, as fractions of the largest |mean impact| on the map.
+WEAK, STRONG = 0.15, 0.5
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.2f}".replace("-", "−")
+
+
+def cell_sentence(stage: JourneyStage, tag: MomentTag | None, cell: Cell) -> str:
+    """What a heatmap cell says, in words (its tooltip and its screen-reader text)."""
+    where = f"{stage.name}, tagged {tag.name}" if tag else f"{stage.name}, with no tag"
+    if not cell.count:
+        return f"{where}: no moments."
+    moments = f"{cell.count} moment{'s' if cell.count != 1 else ''}"
+    one = cell.count == 1
+    if cell.mean_impact < 0:
+        effect = "damages memories" if one else "damage memories"
+    elif cell.mean_impact > 0:
+        effect = "builds memories" if one else "build memories"
+    else:
+        effect = "leaves no mark" if one else "leave no mark"
+    return (
+        f"{where}: {moments} that {effect} (mean impact {_signed(cell.mean_impact)}; "
+        f"{_signed(cell.remembered_impact)} still remembered today)."
+    )
+
+
 def _cell(key: tuple[int | None, int | None], row: dict) -> Cell:
     count = row["count"]
     return Cell(
@@ -345,6 +414,72 @@ def cell_moments(
         queryset = queryset.filter(taggings__tag=tag)
     strongest = moments_for_list(queryset).order_by(Abs("impact").desc(), "-occurred_at", "-pk")
     return list(strongest[:limit])
+
+
+TREND_WEEKS = 12
+
+
+@dataclass
+class WeekTrend:
+    """Moments per week by polarity: ``weeks`` is one (Monday, counts by polarity) per week,
+    oldest first, empty weeks included."""
+
+    weeks: list[tuple[date, dict[str, int]]]
+
+    @property
+    def total(self) -> int:
+        return sum(sum(counts.values()) for _, counts in self.weeks)
+
+    def by_polarity(self) -> dict[str, int]:
+        sums = {"positive": 0, "neutral": 0, "negative": 0}
+        for _, counts in self.weeks:
+            for key, n in counts.items():
+                sums[key] = sums.get(key, 0) + n
+        return sums
+
+    def busiest(self) -> tuple[date, int] | None:
+        if not self.total:
+            return None
+        week, counts = max(self.weeks, key=lambda w: (sum(w[1].values()), w[0]))
+        return week, sum(counts.values())
+
+
+def moments_per_week(
+    flt: HeatmapFilter, *, user: User, weeks: int = TREND_WEEKS, today: date | None = None
+) -> WeekTrend:
+    """The live moments of the ``weeks`` weeks (Monday to Sunday, in TIME_ZONE like the map's
+    days) ending with the filter's last day (else today), counted by polarity, over the
+    customers the user may see. Every polarity, whatever the map's polarity filter: the trend
+    compares them. One GROUP BY over the moments of those weeks (an index range on
+    occurred_at): distinct moments, which the rollup cannot give (a moment with two tags has
+    two rollup rows)."""
+    zone = timezone.get_default_timezone()
+    last = flt.date_to or today or timezone.localdate(timezone=zone)
+    first_monday = last - timedelta(days=last.weekday()) - timedelta(weeks=weeks - 1)
+    visible = customers_visible_to(user)
+    counts: dict[date, dict[str, int]] = {
+        first_monday + timedelta(weeks=i): {} for i in range(weeks)
+    }
+    if not visible.query.is_empty():
+        moments = Moment.objects.filter(
+            dismissed=False,
+            occurred_at__gte=datetime.combine(first_monday, time.min, tzinfo=zone),
+            occurred_at__lt=datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone),
+        )
+        if visible.query.has_filters():
+            moments = moments.filter(customer__in=visible)
+        rows = (
+            moments.annotate(week=TruncWeek("occurred_at", tzinfo=zone))
+            .values("week", "polarity")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for row in rows:
+            week = row["week"]
+            week = week.date() if isinstance(week, datetime) else week
+            if week in counts:
+                counts[week][row["polarity"]] = row["n"]
+    return WeekTrend(weeks=sorted(counts.items()))
 
 
 def memory_at_risk(user: User, *, limit: int = 25) -> list[CustomerMemory]:

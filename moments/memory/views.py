@@ -18,6 +18,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from customers.access import get_customer_for_user, interactions_visible_to
 from customers.models import Customer, Interaction, JourneyStage
+from memorycrm.lib import charts
 from moments.access import get_moment_for_user
 from moments.memory import selectors, services
 from moments.memory.forms import DismissForm, HeatmapFilterForm, PromoteForm, TagForm
@@ -240,16 +241,23 @@ def _filter(request: HttpRequest) -> tuple[HeatmapFilterForm, selectors.HeatmapF
 @login_required
 @permission_required("moments.view_dashboard", raise_exception=True)
 def journey_map(request: HttpRequest) -> HttpResponse:
-    """Stage x tag heatmap and the memory-at-risk list. From HTMX (filter change), the map."""
+    """Stage x tag heatmap, moments per week by polarity and the memory-at-risk list. From
+    HTMX (filter change), all three (the filter's dates move the trend's weeks too)."""
     form, flt = _filter(request)
+    trend = selectors.moments_per_week(flt, user=request.user)
     context = {
         "form": form,
         "heatmap": selectors.journey_heatmap(flt, user=request.user),
+        "trend": trend,
+        "trend_chart": charts.stacked_columns(
+            [(week.strftime("%d %b"), counts) for week, counts in trend.weeks],
+            ["negative", "neutral", "positive"],
+        ),
         "query": request.GET.urlencode(),
+        "at_risk": selectors.memory_at_risk(request.user),
     }
     if request.htmx:
         return render(request, "moments/journey_map.html#journey-map", context)
-    context["at_risk"] = selectors.memory_at_risk(request.user)
     return render(request, "moments/journey_map.html", context)
 
 

@@ -3,14 +3,12 @@
 {% memory_panel customer %}    the "what they will remember" panel
 {% moment_marker interaction %} the moment marker and agent actions on a timeline item
                                 (``oob=True``: as an HTMX out-of-band swap)
-{% heat_style cell max %}       a heatmap cell's background (red = damages, green = builds)
 """
 
 from __future__ import annotations
 
 from django import template
 from django.conf import settings
-from django.utils.html import format_html
 
 from customers.models import Customer, Interaction
 from memorycrm.lib.pagecache import for_page_item
@@ -58,16 +56,6 @@ def moment_marker(context: template.Context, interaction: Interaction, oob: bool
         tags = context._memory_tags = list(selectors.tags_for_tagging())
     version = selectors.item_version(interaction, moment)
     return {**base, "moment": moment, "tags": tags, "version": version}
-
-
-@register.simple_tag
-def heat_style(cell, max_abs: float) -> str:
-    if not cell.count:
-        return ""
-    strength = min(1.0, abs(cell.mean_impact) / (max_abs or 1.0))
-    alpha = round(0.12 + 0.6 * strength, 2)
-    rgb = "180, 35, 24" if cell.mean_impact < 0 else "31, 122, 77"
-    return format_html("background: rgba({}, {});", rgb, alpha)
 
 
 CHART_W, CHART_H, CHART_PAD = 320, 120, 10

@@ -69,7 +69,9 @@ def test_filter_by_polarity_and_dates(manager, manager_client):
     response = manager_client.get(URL, {"polarity": "positive"}, **HTMX)
     assert response.status_code == 200
     assert 'id="journey-map"' in response.text
-    assert "Memory at risk" not in response.text  # only the map is swapped
+    # The map, the weekly trend (the dates move its weeks) and the at-risk list beside it.
+    assert "Moments per week" in response.text
+    assert "<html" not in response.text
 
 
 def test_invalid_filter_shows_the_error(manager_client):
@@ -143,7 +145,9 @@ def test_heatmap_counts_only_the_customers_an_agent_may_see(client, owned_visibi
     cells = api.get("/api/v1/journey-heatmap/").json()["cells"]
     assert [(c["stage"], c["tag"], c["count"]) for c in cells] == [(*key, 1)]
     page = client.get(URL).text
-    assert "<strong>1</strong>" in page and "<strong>4</strong>" not in page
+    assert "Complaint, tagged Billing shock: 1 moment that damages" in page
+    assert "4 moments" not in page
+    assert "1 moment in the 12 weeks" in page  # the weekly trend is scoped the same way
 
 
 def test_heatmap_with_owned_visibility_off_shows_agents_everything(client, manager):
