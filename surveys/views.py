@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from customers.access import customers_visible_to
+from memorycrm.lib import charts
 from surveys import access, forecast, ratelimit, selectors, services
 from surveys.forms import AnswerForm, BulkInviteForm, ReportFilterForm
 from surveys.models import Invitation
@@ -236,6 +237,31 @@ def bulk_invite(request: HttpRequest) -> HttpResponse:
 REPORT_PAGE_SIZE = 50
 
 
+def _tone(sentiment: float | None) -> str:
+    if sentiment is None or abs(sentiment) < THEME_NEUTRAL:
+        return "neutral"
+    return "positive" if sentiment > 0 else "negative"
+
+
+# Themes whose answers' mean sentiment is within this of 0 are drawn grey, not red or green.
+THEME_NEUTRAL = 0.2
+
+
+def theme_bars(themes: list[dict]) -> list[charts.Bar]:
+    """The report's "what stood out" themes as bars: answers per stage and tag, coloured by the
+    answers' mean sentiment; the figures are in the bar's text (and the table under it)."""
+    items = []
+    for stage in themes:
+        for theme in stage["themes"]:
+            n, feel = theme["n"], theme["mean_sentiment"]
+            note = f"{n} answer{'s' if n != 1 else ''} · mean rating {theme['mean_rating']}"
+            if feel is not None:
+                note += f" · sentiment {feel:+.2f}".replace("-", "−")
+            items.append((f"{stage['stage']} · {theme['tag']}", n, note, _tone(feel)))
+    items.sort(key=lambda item: -item[1])
+    return charts.bars(items)
+
+
 @require_GET
 @login_required
 @permission_required("surveys.view_report", raise_exception=True)
@@ -252,9 +278,11 @@ def report(request: HttpRequest) -> HttpResponse:
     gaps = selectors.memory_gaps(rows[:REPORT_PAGE_SIZE])
     query = request.GET.copy()
     query.pop("page", None)
+    data = selectors.report(request.user, filters)
     context = {
         "form": form,
-        "data": selectors.report(request.user, filters),
+        "data": data,
+        "theme_bars": theme_bars(data.get("themes") or []),
         "rows": [(r, gaps[r.pk]) for r in rows[:REPORT_PAGE_SIZE]],
         "gaps": [gap for gap in gaps.values() if gap.any],
         "page": page,
