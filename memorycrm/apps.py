@@ -9,4 +9,9 @@ class MemoryCRMConfig(AppConfig):
     verbose_name = "MemoryCRM"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
         from memorycrm import checks  # noqa: F401 (registers the checks; needs the app registry)
+        from memorycrm.lib import timezones
+
+        user_logged_in.connect(timezones.on_login, dispatch_uid="memorycrm-time-zone")

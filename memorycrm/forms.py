@@ -1,7 +1,11 @@
-"""Project-level forms: the password reset request."""
+"""Project-level forms: the password reset request and the user's own settings."""
 
 from __future__ import annotations
 
+import zoneinfo
+from functools import lru_cache
+
+from django import forms
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.sites.shortcuts import get_current_site
 
@@ -18,3 +22,26 @@ class QueuedPasswordResetForm(PasswordResetForm):
         domain = domain_override or get_current_site(request).domain
         for user in self.get_users(self.cleaned_data["email"]):
             enqueue("memorycrm.tasks.send_password_reset", user.pk, domain, use_https)
+
+
+@lru_cache(maxsize=1)
+def zone_choices() -> list[tuple[str, str]]:
+    names = sorted(
+        z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc/")
+    )
+    return [(name, name.replace("_", " ")) for name in names + ["UTC"]]
+
+
+class TimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        required=False,
+        help_text="Times on every page are shown, and read from forms, in this zone.",
+    )
+
+    def __init__(self, *args, browser_zone: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [
+            ("", f"My browser's zone ({browser_zone})"),
+            *zone_choices(),
+        ]

@@ -1,5 +1,8 @@
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from customers.validators import validate_timezone
 
 
 class OutboxTask(models.Model):
@@ -18,3 +21,26 @@ class OutboxTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.func} (outbox #{self.pk})"
+
+
+class UserSettings(models.Model):
+    """What one user chose for themselves. ``time_zone`` empty: their browser's zone (the `tz`
+    cookie static/js/timezone.js sets); else it wins over the browser's (memorycrm/lib/
+    timezones.py), on every device they sign in on."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="app_settings"
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_timezone],
+        help_text="An IANA name such as Europe/Paris; empty: the browser's zone.",
+    )
+
+    class Meta:
+        verbose_name = "user settings"
+        verbose_name_plural = "user settings"
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.time_zone or 'browser zone'}"

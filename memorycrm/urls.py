@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from memorycrm import ops
 from memorycrm.api import router
-from memorycrm.views import PasswordResetConfirmView, PasswordResetView
+from memorycrm.views import PasswordResetConfirmView, PasswordResetView, time_zone
 
 # Under /api/ an unmatched URL is a JSON 404, like every other API error.
 handler404 = "memorycrm.lib.api.page_not_found"
@@ -23,6 +23,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/time-zone/", time_zone, name="time-zone"),
     # Password reset by email (templates/registration/password_reset_*.html).
     path("accounts/password-reset/", PasswordResetView.as_view(), name="password_reset"),
     path(

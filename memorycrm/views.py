@@ -1,4 +1,5 @@
-"""Project-level views: password reset by email (Django's views, our templates)."""
+"""Project-level views: password reset by email (Django's views, our templates) and the user's
+own time zone."""
 
 from __future__ import annotations
 
@@ -8,11 +9,19 @@ import time
 
 from axes.utils import reset as reset_login_failures
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.http import HttpResponse, HttpResponseRedirect
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
 
-from memorycrm.forms import QueuedPasswordResetForm
-from memorycrm.lib import ratelimit
+from memorycrm import services
+from memorycrm.forms import QueuedPasswordResetForm, TimeZoneForm
+from memorycrm.lib import ratelimit, timezones
+from memorycrm.models import UserSettings
 
 RESET_WINDOW_SECONDS = 60 * 60
 
@@ -73,3 +82,29 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         response = super().form_valid(form)
         reset_login_failures(username=self.user.get_username())
         return response
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def time_zone(request: HttpRequest) -> HttpResponse:
+    """Pick the zone pages show times in; empty follows the browser. Saved for the user (every
+    device) and for this session at once."""
+    browser = timezones.zone_from(request.COOKIES.get(timezones.COOKIE))
+    browser_name = str(browser) if browser else "not known yet"
+    saved = UserSettings.objects.filter(user=request.user).values_list("time_zone", flat=True)
+    initial = {"time_zone": saved.first() or ""}
+    form = TimeZoneForm(request.POST or None, initial=initial, browser_zone=browser_name)
+    back = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        back = ""
+    if request.method == "POST" and form.is_valid():
+        name = form.cleaned_data["time_zone"]
+        try:
+            services.set_time_zone(user=request.user, time_zone=name)
+        except ValidationError as error:
+            form.add_error("time_zone", error)
+        else:
+            timezones.remember(request, name)
+            messages.success(request, f"Times are now shown in {name or 'your browser’s zone'}.")
+            return redirect(back or "time-zone")
+    return render(request, "time_zone.html", {"form": form, "next": back})

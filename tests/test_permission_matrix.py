@@ -79,6 +79,7 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     # accounts and API docs
     "login": (OK, L, L, L, L),
     "logout": (M, M, M, M, M),
+    "time-zone": (L, OK, OK, OK, OK),  # anyone signed in picks their own zone
     "schema": (UNAUTH, OK, OK, OK, OK),
     "api-docs": (UNAUTH, OK, OK, OK, OK),
     "rest_framework:login": (OK, OK, OK, OK, OK),
