@@ -1,5 +1,6 @@
 import json
 
+from django import forms
 from django.contrib import admin
 
 from interventions import services
@@ -21,11 +22,28 @@ class EmailTemplateAdmin(admin.ModelAdmin):
     search_fields = ["name", "subject"]
 
 
+class RuleListForm(forms.ModelForm):
+    """A row of the rules list: its "active" box is named after the rule (the list's boxes have
+    no label of their own, so a screen reader would read "checkbox" a dozen times)."""
+
+    class Meta:
+        model = Rule
+        fields = ["active"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["active"].widget.attrs["aria-label"] = f"{self.instance.name}: active"
+
+
 @admin.register(Rule)
 class RuleAdmin(admin.ModelAdmin):
     list_display = ["name", "event", "action", "delay", "at_local_hour", "cooldown", "active"]
     list_filter = ["active", "event", "action"]
     list_editable = ["active"]
+
+    def get_changelist_form(self, request, **kwargs):
+        return RuleListForm
+
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     fieldsets = [

@@ -62,8 +62,8 @@ def stacked_columns(
     rows: Sequence[tuple[str, dict[str, int]]],
     keys: Sequence[str],
     *,
-    width: int = 360,
-    height: int = 170,
+    width: int = 320,
+    height: int = 160,
     labels: int = 4,
 ) -> StackedColumns:
     """One column per row (label, counts by key), the keys stacked bottom-up in ``keys`` order.

@@ -249,7 +249,7 @@ class Heatmap:
     def rows(self) -> list[dict]:
         """One row per stage, one cell per tag then the untagged column (for templates), each
         cell with its colour band (``tone``) and a sentence saying what it means."""
-        columns: list[MomentTag | None] = [*self.tags, None]
+        columns: list[MomentTag | None] = [*self.columns, None]
         return [
             {
                 "stage": s,
@@ -259,6 +259,15 @@ class Heatmap:
             }
             for s in self.stages
         ]
+
+    @property
+    def columns(self) -> list[MomentTag]:
+        """The tags as the page's columns: those with the most moments first (the busy part of
+        the map is what a phone shows before scrolling), then in the taxonomy's order."""
+        totals: dict[int | None, int] = {}
+        for (_, tag_id), cell in self.cells.items():
+            totals[tag_id] = totals.get(tag_id, 0) + cell.count
+        return sorted(self.tags, key=lambda t: -totals.get(t.pk, 0))
 
     def _shown(self, stage: JourneyStage, tag: MomentTag | None, cell: Cell) -> dict:
         return {"cell": cell, "tone": self.tone(cell), "sentence": cell_sentence(stage, tag, cell)}

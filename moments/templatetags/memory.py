@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from django import template
 from django.conf import settings
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from customers.models import Customer, Interaction
 from memorycrm.lib.pagecache import for_page_item
@@ -102,3 +104,10 @@ def memory_balance_chart(summary: selectors.MemorySummary) -> dict:
         "end_x": x(last),
         "end_y": y(history[-1].balance),
     }
+
+
+@register.filter
+def unbroken_hyphens(text: str) -> str:
+    """The text, escaped, with its hyphens non-breaking: a narrow heatmap column breaks
+    "Personal thank-you" between the words, never as "thank-" / "you"."""
+    return mark_safe(escape(text).replace("-", "\u2011"))  # noqa: S308 (escaped just before)

@@ -26,7 +26,11 @@ def watch_responses(page, errors: list) -> None:
     page.on("response", lambda r: r.status >= 400 and errors.append(f"{r.status}: {r.url}"))
 
 
-def new_page(browser, errors: list, *, phone: bool = False):
+DESKTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+
+
+def new_page(browser, errors: list, *, phone: bool = False, viewport: dict | None = None):
     """A page in a browser context of its own (a second user signed in at the same time), with
     the same watchers as the `page` fixture plus error responses. Close it with
     ``page.context.close()``."""
@@ -35,7 +39,7 @@ def new_page(browser, errors: list, *, phone: bool = False):
             viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
         )
     else:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})
     page = context.new_page()
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -73,3 +77,66 @@ def open_item_menu(page, interaction_pk: int) -> None:
     if toggle.get_attribute("aria-expanded") != "true":
         toggle.click()
     expect(toggle).to_have_attribute("aria-expanded", "true")
+
+
+# --- Accessibility and layout checks (tests/browser/test_pages_clean.py) ----------------------
+
+# axe-core as axe-playwright-python bundles it (a pinned axe.min.js inside the wheel): nothing
+# is fetched at test time and nothing is committed.
+_AXE_SCRIPT: str | None = None
+AXE_OPTIONS = {"resultTypes": ["violations"], "runOnly": ["wcag2a", "wcag2aa", "best-practice"]}
+
+
+def axe_problems(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now, one line each:
+    rule, impact, and the first few offending elements."""
+    global _AXE_SCRIPT
+    if _AXE_SCRIPT is None:
+        from axe_playwright_python.sync_playwright import Axe
+
+        _AXE_SCRIPT = Axe().axe_script
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(_AXE_SCRIPT)
+    result = page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)
+    problems = []
+    for violation in result["violations"]:
+        if violation["impact"] not in ("serious", "critical"):
+            continue
+        targets = [" ".join(map(str, n["target"])) for n in violation["nodes"][:4]]
+        problems.append(f"{violation['id']} ({violation['impact']}): {targets}")
+    return problems
+
+
+# Text that overflows its box: an element with text of its own, drawn overflowing (not a box
+# that scrolls or clips on purpose), reported innermost only; and a page wider than the window.
+_LAYOUT_JS = """
+() => {
+  const problems = [];
+  const doc = document.scrollingElement || document.documentElement;
+  if (doc.scrollWidth > window.innerWidth + 1) {
+    problems.push(`page scrolls sideways: ${doc.scrollWidth}px wide in ${window.innerWidth}px`);
+  }
+  const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+    + (el.classList.length ? '.' + [...el.classList].join('.') : '');
+  const flagged = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el instanceof SVGElement || !el.clientWidth) continue;
+    const style = getComputedStyle(el);
+    if (style.overflowX !== 'visible' || style.visibility === 'hidden') continue;
+    if (el.closest('[aria-hidden=true], .visually-hidden, .swagger-ui')) continue;
+    const ownText = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!ownText) continue;
+    if (el.scrollWidth > el.clientWidth + 1) flagged.push(el);
+  }
+  for (const el of flagged) {
+    if (flagged.some(other => other !== el && el.contains(other))) continue;
+    problems.push(`text overflows ${name(el)}: "${el.textContent.trim().slice(0, 40)}"`
+      + ` (${el.scrollWidth}px in ${el.clientWidth}px)`);
+  }
+  return problems;
+}
+"""
+
+
+def layout_problems(page) -> list[str]:
+    return page.evaluate(_LAYOUT_JS)

@@ -1,7 +1,10 @@
 """Every main page, opened by the role that uses it, in a real Chromium: no console error, no
-uncaught exception, no failed request and no error response (the page's or a subresource's).
-And user text carrying `<script>` and `hx-*` attributes, typed into a customer's name, an
-interaction note and a survey answer, stays text on every page that shows it."""
+uncaught exception, no failed request and no error response (the page's or a subresource's);
+at desktop (1366×768) and phone (390×844) sizes, no serious or critical axe-core violation, no
+text overflowing its box and no page scrolling sideways, with a screenshot of each in
+var/screenshots/pages-<who>-<page>-<size>.png (a CI artefact). And user text carrying
+`<script>` and `hx-*` attributes, typed into a customer's name, an interaction note and a
+survey answer, stays text on every page that shows it."""
 
 from __future__ import annotations
 
@@ -21,7 +24,16 @@ from moments.memory import services as memory_services
 from moments.models import MomentTag
 from surveys import services as surveys
 from surveys.models import Survey
-from tests.browser.helpers import login, new_page
+from tests.browser.helpers import (
+    DESKTOP,
+    PHONE,
+    SCREENSHOTS,
+    axe_problems,
+    layout_problems,
+    login,
+    new_page,
+    screenshot,
+)
 from tests.moments.factories import ScoredInteractionFactory, long_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -109,8 +121,28 @@ def test_every_page_loads_cleanly(browser, contexts, live_server, agent, manager
         ],
     }
     problems: dict[str, list[str]] = {}
+    a11y: dict[str, list[str]] = {}
+    layout: dict[str, list[str]] = {}
+    for old in SCREENSHOTS.glob("pages-*.png"):
+        old.unlink()
 
-    def visit(page, errors: list, path: str) -> None:
+    def check(page, who: str, path: str) -> None:
+        """axe-core and the layout at both sizes on the page as loaded (resizing reflows the
+        same document: one load per page), a screenshot of each."""
+        named = path.replace(token, "token").lower()
+        slug = re.sub(r"[^a-z0-9]+", "-", re.sub(r"\d+", "n", named)).strip("-")
+        original = page.viewport_size
+        for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+            page.set_viewport_size(viewport)
+            label = f"{who} {path} ({size})"
+            if found := axe_problems(page):
+                a11y[label] = found
+            if found := layout_problems(page):
+                layout[label] = found
+            screenshot(page, f"pages-{who}-{slug or 'home'}-{size}")
+        page.set_viewport_size(original)
+
+    def visit(page, errors: list, path: str, who: str) -> None:
         seen = len(errors)
         response = page.goto(f"{live_server.url}{path}", wait_until="networkidle")
         assert response.status == 200, path
@@ -119,23 +151,24 @@ def test_every_page_loads_cleanly(browser, contexts, live_server, agent, manager
             # can be more than networkidle's half second later: wait for the operations it
             # draws from it, or the next page's navigation aborts that fetch ("failed").
             page.locator(".opblock").first.wait_for(timeout=60_000)
+        check(page, who, path)
         if errors[seen:]:
             problems[path] = errors[seen:]
 
     for username, paths in pages.items():
         errors: list[str] = []
-        page = new_page(browser, errors)
+        page = new_page(browser, errors, viewport=DESKTOP)
         contexts.append(page)
         login(page, live_server, username)
         for path in paths:
-            visit(page, errors, path)
+            visit(page, errors, path, username)
 
     # The customer, on a phone and not logged in: the link, the answer, the opt-out page.
     errors = []
     phone = new_page(browser, errors, phone=True)
     contexts.append(phone)
-    visit(phone, errors, "/accounts/login/")
-    visit(phone, errors, f"/s/{token}/")
+    visit(phone, errors, "/accounts/login/", "customer")
+    visit(phone, errors, f"/s/{token}/", "customer")
     phone.locator(".scale label").nth(2).tap()
     phone.locator(".moments label").first.tap()
     phone.get_by_role("button", name="Send my answer").click()
@@ -143,10 +176,14 @@ def test_every_page_loads_cleanly(browser, contexts, live_server, agent, manager
     phone.wait_for_load_state("networkidle")
     if errors:
         problems["answering the survey"] = list(errors)
-    visit(phone, errors, f"/s/{token}/thanks/")
-    visit(phone, errors, f"/s/{token}/opt-out/")
+    visit(phone, errors, f"/s/{token}/thanks/", "customer")
+    visit(phone, errors, f"/s/{token}/opt-out/", "customer")
 
+    for label, found in {**a11y, **layout}.items():
+        print(label, *found, sep="\n  ")
     assert problems == {}
+    assert a11y == {}, "serious or critical axe-core violations"
+    assert layout == {}, "text overflowing its box, or a page scrolling sideways"
 
 
 def test_user_text_with_script_and_htmx_attributes_stays_text(

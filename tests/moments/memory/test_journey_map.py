@@ -118,3 +118,11 @@ def test_stacked_columns_scale_to_a_round_top():
     assert neg.y + neg.height == chart.plot_bottom and pos.y + pos.height == neg.y
     assert chart.columns[1].segments == [] and not chart.empty
     assert charts.nice_max(0) == 1 and charts.nice_max(11) == 20 and charts.nice_max(50) == 50
+
+
+def test_the_busiest_tags_come_first_on_the_page(manager):
+    _moment(stage=stage("complaint"))
+    heatmap = selectors.journey_heatmap(selectors.HeatmapFilter(), user=manager)
+    assert heatmap.columns[0] == tag("billing-shock")
+    assert heatmap.rows[0]["cells"][0]["cell"].tag_id == tag("billing-shock").pk
+    assert sorted(t.pk for t in heatmap.columns) == sorted(t.pk for t in heatmap.tags)
