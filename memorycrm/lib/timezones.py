@@ -56,6 +56,7 @@ def remember(request: HttpRequest, name: str) -> None:
 
 def on_login(sender, request: HttpRequest | None, user, **kwargs) -> None:
     """Signed in: the user's saved zone becomes the session's (wired in MemoryCRMConfig)."""
+    # Imported here: this module is loaded with the middleware, models are not needed there.
     from memorycrm.models import UserSettings
 
     if request is None or not hasattr(request, "session"):
