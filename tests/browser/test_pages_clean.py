@@ -93,6 +93,7 @@ def test_every_page_loads_cleanly(browser, contexts, live_server, agent, manager
             "/alerts/",
             "/tasks/",
             "/sentiment/status/",
+            "/accounts/time-zone/",
         ],
         "manager": [
             f"/customers/{pk}/",
