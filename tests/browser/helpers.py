@@ -140,3 +140,23 @@ _LAYOUT_JS = """
 
 def layout_problems(page) -> list[str]:
     return page.evaluate(_LAYOUT_JS)
+
+
+# Every word of the element's text stays on one line (a Range per word has one line box).
+UNBROKEN_WORDS = """
+root => {
+  const broken = [];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (node.parentElement.closest('.visually-hidden, svg')) continue;
+    for (const match of node.textContent.matchAll(/\\S+/g)) {
+      const range = document.createRange();
+      range.setStart(node, match.index);
+      range.setEnd(node, match.index + match[0].length);
+      const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+      if (lines.size > 1) broken.push(match[0]);
+    }
+  }
+  return broken;
+}
+"""

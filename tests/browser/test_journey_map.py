@@ -12,30 +12,19 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from moments.memory import services as memory_services
-from tests.browser.helpers import DESKTOP, PHONE, layout_problems, login, new_page, screenshot
+from tests.browser.helpers import (
+    DESKTOP,
+    PHONE,
+    UNBROKEN_WORDS,
+    layout_problems,
+    login,
+    new_page,
+    screenshot,
+)
 from tests.factories import CustomerFactory
 from tests.moments.factories import ScoredInteractionFactory, long_text, stage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-# Every word of the element's text stays on one line (a Range per word has one line box).
-UNBROKEN_WORDS = """
-root => {
-  const broken = [];
-  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
-  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    if (node.parentElement.closest('.visually-hidden, svg')) continue;
-    for (const match of node.textContent.matchAll(/\\S+/g)) {
-      const range = document.createRange();
-      range.setStart(node, match.index);
-      range.setEnd(node, match.index + match[0].length);
-      const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
-      if (lines.size > 1) broken.push(match[0]);
-    }
-  }
-  return broken;
-}
-"""
 
 
 def _moments():
