@@ -9,7 +9,7 @@ import customers.validators
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("memorycrm", "0001_initial"),
+        ("memorycrm", "0002_hashed_api_tokens"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
