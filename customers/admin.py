@@ -34,7 +34,9 @@ class CustomerAdmin(admin.ModelAdmin):
     search_fields = ["name", "email", "company", "external_ref"]
     list_select_related = ["owner"]
     autocomplete_fields = ["owner"]
-    readonly_fields = ["created_at", "updated_at"]
+    # Set when an email to the address bounces (customers/channels), cleared when the address
+    # changes: recorded, not typed.
+    readonly_fields = ["created_at", "updated_at", "email_undeliverable_at"]
     show_full_result_count = False
     actions = ["export_personal_data", "erase"]
 
