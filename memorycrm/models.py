@@ -8,13 +8,19 @@ from customers.validators import validate_timezone
 class OutboxTask(models.Model):
     """A task to queue, written in the transaction of the change that calls for it, when the
     task queue lives outside the database (Redis). The relay (memorycrm/lib/queue.py) hands it
-    to the broker after the commit and deletes it; a crash in between leaves the row for the
-    next relay, so no follow-up is lost (and one may be queued twice: every task is idempotent)."""
+    to the broker after the commit and leases it; the worker deletes it when the task body has
+    finished. A crash anywhere (before the relay, or a worker killed with the task popped from
+    Redis) leaves the row, and the sweep queues it again once its lease has run out: no
+    follow-up is lost (one may run twice: every task body is idempotent)."""
 
     func = models.CharField(max_length=200)
     args = models.JSONField(default=list)
     options = models.JSONField(default=dict)  # django-q2's q_options: group, task_name, timeout
     created_at = models.DateTimeField(default=timezone.now)
+    # Null: not relayed yet. Otherwise the sweep leaves the row alone until then (the task is
+    # in Redis or running); a row still here afterwards was lost with a worker.
+    leased_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)  # task bodies started
 
     class Meta:
         ordering = ["pk"]

@@ -375,6 +375,10 @@ if Q_REDIS_URL:
     Q_CLUSTER["redis"] = Q_REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+# With Redis, an outbox row relayed to the queue is queued again by the sweep when its task has
+# not finished this many seconds after it was relayed or started (a worker died with it): more
+# than a task may run (Q_TIMEOUT), so that a live task is not doubled.
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", Q_CLUSTER["timeout"] + 60)
 
 # --- Logging ------------------------------------------------------------------------------
 LOGGING = {

@@ -10,6 +10,11 @@ whole cluster's process group gets SIGKILL. The second cluster then finds the ta
 had taken once their lock expires (Q_RETRY), and the claimer (`dispatch_due`, scheduled every
 minute) takes back the intervention stuck in "running" (INTERVENTIONS_RUNNING_TIMEOUT_MINUTES is
 0 for it: in production the 15 minutes would have passed).
+
+It runs on both brokers. On Redis, whatever the killed cluster had popped is gone from Redis;
+the outbox rows of those tasks are not (a worker deletes a row when its task has finished), and
+the sweep (`relay_outbox`, every minute) queues them again once their lease (40 s here) has run
+out (memorycrm/lib/queue.py).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import redis
+from django.conf import settings
 from django.db import transaction
 from django_q.models import OrmQ
 
@@ -24,6 +31,8 @@ from customers.models import Customer, Interaction, JourneyStage
 from customers.services import announce_interactions
 from interventions import tasks as intervention_tasks
 from interventions.models import Intervention, OutboundEmail, Rule
+from memorycrm import tasks as memorycrm_tasks
+from memorycrm.models import OutboxTask
 from moments.memory import services as memory_services
 from moments.models import Moment
 from tests.cluster import Cluster
@@ -32,10 +41,38 @@ pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
 BATCH = 40
 CHUNK = 4  # interactions per scoring task: the batch is 10 tasks
+REDIS_URL = "redis://127.0.0.1:6379/8"
+LEASE = "40"  # seconds, as Q_RETRY for the ORM broker
+
+
+@pytest.fixture(params=["orm", "redis"])
+def broker(request, settings):
+    """The broker of the test and its clusters: django-q2's ORM broker, or Redis (its queue
+    empty) with the outbox's sweep scheduled. Returns the clusters' extra environment."""
+    if request.param == "orm":
+        if settings.Q_REDIS_URL:
+            pytest.skip("this process is configured for Redis (the scaled pass)")
+        yield {}
+        return
+    settings.Q_REDIS_URL = REDIS_URL
+    settings.OUTBOX_LEASE_SECONDS = int(LEASE)  # what this process relays is leased so long
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    memorycrm_tasks.ensure_outbox_schedule()
+    yield {"Q_REDIS_URL": REDIS_URL, "OUTBOX_LEASE_SECONDS": LEASE}
+    client.flushdb()
+    client.close()
+
+
+def queued() -> bool:
+    """Tasks still to run: in the ORM queue, or outbox rows (in Redis, or lost with a worker)."""
+    if not settings.Q_REDIS_URL:
+        return OrmQ.objects.exists()
+    return OutboxTask.objects.exists()
 
 
 @pytest.fixture
-def clusters(start_cluster, tmp_path):
+def clusters(start_cluster, tmp_path, broker):
     """start(name, **env): a cluster whose emails go through hanging_email.py into tmp_path/mail.
     A task taken by a dead cluster is handed out again after Q_RETRY seconds; Q_TIMEOUT (below
     it) still leaves room for loading the model. The log (INFO) is shown when the test fails."""
@@ -49,7 +86,7 @@ def clusters(start_cluster, tmp_path):
             Q_TIMEOUT="30",
             Q_RETRY="40",
             LOG_LEVEL="INFO",
-            **env,
+            **(broker | env),
         )
 
     return start
@@ -58,7 +95,7 @@ def clusters(start_cluster, tmp_path):
 def state() -> dict:
     return {
         "pending": Interaction.objects.filter(scored_at__isnull=True).count(),
-        "queued": OrmQ.objects.count(),
+        "queued": OrmQ.objects.count() + OutboxTask.objects.count(),
         "interventions": list(Intervention.objects.values("status", "attempts", "last_error")),
         "emails": list(OutboundEmail.objects.values("to", "status")),
     }
@@ -145,7 +182,7 @@ def test_worker_killed_mid_batch_and_mid_email_scores_once_and_emails_once(
             not everything.filter(scored_at__isnull=True).exists()
             and Intervention.objects.count() == 2
             and not unfinished.exists()
-            and not OrmQ.objects.exists()
+            and not queued()
         ),
         timeout=300,
         interval=0.5,
