@@ -267,9 +267,28 @@ def cluster(start_cluster):
 
 
 @pytest.fixture
-def mail_cluster(start_cluster, tmp_path):
-    """One worker whose emails are files in tmp_path / "mail" (`cluster.emails()`)."""
-    return start_cluster(mail_dir=tmp_path / "mail", LOG_LEVEL="WARNING")
+def start_hosts(start_cluster, tmp_path):
+    """start_hosts(**Cluster kwargs): one cluster, or TEST_WORKER_HOSTS of them, each with a data
+    directory of its own (as on separate hosts; the scaled CI pass runs two, on Redis). Returns
+    the first; all share `mail_dir`, so its `emails()` are everyone's."""
+    from tests.hosts import worker_hosts
+
+    def start(**kwargs) -> Cluster:
+        started = []
+        for host in range(worker_hosts()):
+            name = "qcluster" if host == 0 else f"qcluster-host-{host}"
+            env = {} if host == 0 else {"MEMORYCRM_DATA_DIR": str(tmp_path / f"host-{host}")}
+            started.append(start_cluster(name, **kwargs | env))
+        return started[0]
+
+    return start
+
+
+@pytest.fixture
+def mail_cluster(start_hosts, tmp_path):
+    """One worker (one per host: `start_hosts`) whose emails are files in tmp_path / "mail"
+    (`cluster.emails()`)."""
+    return start_hosts(mail_dir=tmp_path / "mail", LOG_LEVEL="WARNING")
 
 
 # --- IMAP (a real Dovecot, tests/dovecot.py) -------------------------------------------------

@@ -19,9 +19,11 @@ Each step leaves a screenshot in var/screenshots/journey-NN-<step>.png (a CI art
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from datetime import UTC, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -32,6 +34,7 @@ from customers.models import Interaction
 from interventions.models import Intervention
 from moments.models import CustomerMemory, Moment
 from surveys.models import Response
+from tests import hosts
 from tests.browser.helpers import (
     SCREENSHOTS,
     login,
@@ -61,14 +64,26 @@ RECOVERY = (
 
 
 @pytest.fixture
-def cluster(start_cluster, live_server, sentiment_model, tmp_path):
-    """`manage.py qcluster` on the test database: one worker, the test model, a file mailbox,
-    links pointing at the live server."""
-    return start_cluster(
+def web(request, tmp_path):
+    """Where the browsers go: pytest-django's live server, or gunicorn with TEST_WEB_WORKERS
+    processes (the scaled CI pass: several web processes sharing the Redis cache)."""
+    workers = int(os.environ.get("TEST_WEB_WORKERS") or 0)
+    if workers < 2:
+        return request.getfixturevalue("live_server")
+    process, url = hosts.start_gunicorn(tmp_path, {}, workers=workers)
+    request.addfinalizer(process.stop)  # before pytest-django empties the tables
+    return SimpleNamespace(url=url)
+
+
+@pytest.fixture
+def cluster(start_hosts, web, sentiment_model, tmp_path):
+    """`manage.py qcluster` on the test database (one per worker host): one worker, the test
+    model, a file mailbox, links pointing at the web server."""
+    return start_hosts(
         mail_dir=tmp_path / "mail",
         LOG_LEVEL="WARNING",
-        SURVEY_BASE_URL=live_server.url,
-        INTERVENTIONS_SITE_URL=live_server.url,
+        SURVEY_BASE_URL=web.url,
+        INTERVENTIONS_SITE_URL=web.url,
     )
 
 
@@ -94,7 +109,7 @@ def test_the_whole_journey(
     page,
     phone_page,
     page_errors,
-    live_server,
+    web,
     cluster,
     contexts,
     agent,
@@ -107,7 +122,7 @@ def test_the_whole_journey(
     customer = CustomerFactory(
         name="Grace Hopper", email="grace@example.com", owner=agent, timezone=zone
     )
-    customer_url = f"{live_server.url}{customer.get_absolute_url()}"
+    customer_url = f"{web.url}{customer.get_absolute_url()}"
     for p in (page, phone_page):
         watch_responses(p, page_errors)
     for old in SCREENSHOTS.glob("journey-*.png"):
@@ -120,8 +135,8 @@ def test_the_whole_journey(
     # An admin teaches the taxonomy a phrase for "Escalation recovery" (Django admin).
     admin = new_page(browser, page_errors)
     contexts.append(admin)
-    login(admin, live_server, "admin")
-    admin.goto(f"{live_server.url}/admin/moments/tagrule/add/")
+    login(admin, web, "admin")
+    admin.goto(f"{web.url}/admin/moments/tagrule/add/")
     admin.fill("#id_name", "Recovery words")
     admin.select_option("#id_tag", label="Escalation recovery")
     admin.fill("#id_phrases", "turned it around\nmade it right")
@@ -132,7 +147,7 @@ def test_the_whole_journey(
     # A manager switches on the milestone thank-you rule (off by default).
     boss = new_page(browser, page_errors)
     contexts.append(boss)
-    login(boss, live_server, "manager")
+    login(boss, web, "manager")
     quiet = boss.locator("#alert-badge")
     expect(quiet).to_have_text("0")
     assert quiet.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(208, 213, 221)"
@@ -143,7 +158,7 @@ def test_the_whole_journey(
     shot(boss, "manager-enables-thank-you")
 
     # The agent logs an angry complaint (it happened two hours ago, on the phone).
-    login(page, live_server, "agent")
+    login(page, web, "agent")
     page.goto(customer_url)
     two_hours_ago = timezone.localtime() - timedelta(hours=2)
     page.fill("#id_occurred_at", two_hours_ago.strftime("%Y-%m-%dT%H:%M"))
@@ -167,7 +182,7 @@ def test_the_whole_journey(
     shot(page, "moment-detected")
 
     # The manager sees the frustration alert (the header badge polls; the inbox lists it).
-    boss.goto(f"{live_server.url}/customers/")
+    boss.goto(f"{web.url}/customers/")
     reload_until(boss, "#alert-badge", "1", timeout=WAIT)
     expect(boss.locator("#alert-badge")).not_to_have_class(re.compile("badge-zero"))
     boss.click("nav >> text=Alerts")
@@ -197,7 +212,7 @@ def test_the_whole_journey(
     shot(page, "recovery-moment-detected")
 
     # The thank-you email is scheduled for the customer's next 09:00.
-    boss.goto(f"{live_server.url}/interventions/?tab=scheduled")
+    boss.goto(f"{web.url}/interventions/?tab=scheduled")
     reload_until(boss, "#intervention-queue tbody", "Milestone thank-you", timeout=WAIT)
     scheduled = boss.locator("#intervention-queue tbody tr", has_text="Milestone thank-you")
     expect(scheduled).to_contain_text("Grace Hopper")
@@ -214,7 +229,7 @@ def test_the_whole_journey(
 
     # The recovery worked: the manager resolves the alert (while it is open, survey
     # invitations to the customer would be held).
-    boss.goto(f"{live_server.url}/alerts/")
+    boss.goto(f"{web.url}/alerts/")
     alert = boss.locator("ul.alerts li.alert").first
     alert.get_by_role("button", name="Resolve").click()
     expect(boss.locator("ul.alerts li.alert").first).to_contain_text("Resolved by manager")
@@ -231,7 +246,7 @@ def test_the_whole_journey(
     # The customer opens the link from the email on a phone, without logging in.
     body = message.get_body(preferencelist=("plain",)).get_content()
     link = re.search(r"http://\S+/s/[A-Za-z0-9_-]{43}/", body).group(0)
-    assert link.startswith(live_server.url)
+    assert link.startswith(web.url)
     phone_page.goto(link)
     expect(phone_page.locator("legend").first).to_have_text(
         "How satisfied were you with this experience?"
