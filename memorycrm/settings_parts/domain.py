@@ -31,6 +31,8 @@ CONVERSATION_METADATA_MAX_BYTES = env_int("CONVERSATION_METADATA_MAX_BYTES", 8_1
 # Sentiment (see moments/sentiment): the trained model lives in DATA_DIR/models/.
 SENTIMENT_MODEL_DIR = Path(os.environ.get("SENTIMENT_MODEL_DIR") or DATA_DIR / "models")
 SENTIMENT_BATCH_SIZE = env_int("SENTIMENT_BATCH_SIZE", 32)
+# Threads of torch and onnxruntime per worker process (0: their default, every core).
+SENTIMENT_THREADS = env_int("SENTIMENT_THREADS", 0)
 # Wheels with the training data (downloaded once with pip) and flair's cache directory.
 SENTIMENT_CACHE_DIR = Path(
     os.environ.get("SENTIMENT_CACHE_DIR") or DATA_DIR / "cache" / "sentiment"

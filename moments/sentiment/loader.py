@@ -53,6 +53,7 @@ def get_classifier() -> Classifier:
         if _loaded is not None and _loaded_key == key:
             return _loaded
         configure_offline(Path(settings.SENTIMENT_CACHE_DIR) / "flair")
+        pin_threads()
         path = resolve(active.path)
         try:
             classifier = Classifier.load(
@@ -71,6 +72,17 @@ def get_classifier() -> Classifier:
         )
         _loaded, _loaded_key = classifier, key
         return classifier
+
+
+def pin_threads() -> None:
+    """SENTIMENT_THREADS > 0: torch uses that many threads in this process (onnxruntime reads
+    the same setting, moments/sentiment/onnx.py). One per worker process lets several workers
+    (or hosts) share the cores instead of each taking them all."""
+    threads = settings.SENTIMENT_THREADS
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def unload() -> None:

@@ -109,9 +109,10 @@ PROVIDERS = ["CPUExecutionProvider"]
 def embeddings_for(torch_embeddings, path: Path):
     """flair's ONNX document embeddings reading ``path``, configured like ``torch_embeddings``
     (tokenizer, pooling, lengths)."""
+    from django.conf import settings
     from flair.embeddings import TransformerOnnxDocumentEmbeddings
 
-    threads = int(os.environ.get("SENTIMENT_THREADS", "0"))  # 0: onnxruntime's default
+    threads = settings.SENTIMENT_THREADS  # 0: onnxruntime's default
     return TransformerOnnxDocumentEmbeddings(
         onnx_model=str(path),
         providers=PROVIDERS,
