@@ -411,9 +411,14 @@ def worker_scaling(args) -> dict[int, float] | str:
             drain(ids, 1800)
             results[hosts] = len(ids) / (time.perf_counter() - start)
         finally:
+            for process in processes:  # the parent stops its workers
+                process.terminate()
             for process in processes:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=60)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=10)
             for log in logs:
                 log.unlink(missing_ok=True)
     return results
