@@ -124,3 +124,20 @@ def test_macro_f1_averages_only_the_classes_present():
     assert set(result["per_class"]) == {"negative", "positive"}
     assert result["macro_f1"] == pytest.approx(0.5)
     assert result["accuracy"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_sentiment_threads_pins_torch_in_the_worker_process(settings):
+    import torch
+
+    from moments.sentiment import loader
+
+    before = torch.get_num_threads()
+    settings.SENTIMENT_THREADS = 1
+    try:
+        loader.pin_threads()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    settings.SENTIMENT_THREADS = 0
+    loader.pin_threads()  # 0: leaves torch's default alone
+    assert torch.get_num_threads() == before
