@@ -403,6 +403,9 @@ def worker_scaling(args) -> dict[int, float] | str:
                 warm = sentiment_bench.seed_interactions(texts[:16])
                 enqueue.score_interactions(warm)
                 drain(warm, 300)
+                dead = [log for log, p in zip(logs, processes, strict=True) if p.poll() is not None]
+                if dead:
+                    raise SystemExit(f"bench: a worker died:\n{dead[0].read_text()[-3000:]}")
                 if time.monotonic() > deadline:
                     raise SystemExit("bench: the workers did not load the model")
             ids = sentiment_bench.seed_interactions(texts)
