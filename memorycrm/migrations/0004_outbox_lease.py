@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("memorycrm", "0002_hashed_api_tokens"),
+        ("memorycrm", "0003_user_time_zone_setting"),
     ]
 
     operations = [
