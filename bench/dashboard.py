@@ -37,13 +37,14 @@ closes the gap.
   Model instances are not it: 6 stages and 10 tags as instances or as .values_list() rows
   cost the same within noise (0.25 vs 0.27 ms for stages, query included); the aggregate is
   already .values() rows, summed in SQL, and the Python loop is over 33-66 cells.
-* So ORM - raw is a constant of about 1 ms per heatmap (1.0-1.2 ms when the machine was
-  quieter, 1.6-3.4 ms under load 5), whatever the data size, while the hand-written side
-  takes 0.4-0.6 ms for the last 90 days (its rollup rows are bounded by 90 days x stages x
-  tags, at any data size) and 0.6-4.5 ms for all moments. A ratio target of 1.2 allows
-  0.08-0.1 ms of ORM cost over the 90-day heatmap: less than compiling one query. Measured
-  before the raw side built the page's objects: ORM/raw 1.62-3.61; after: 1.36-3.49 (the
-  objects cost the raw side about 0.05 ms).
+* So ORM - raw is a roughly constant 1 ms per heatmap whatever the data size (20k/100k:
+  1.0-1.2 ms when the machine was quieter, 1.6-3.4 ms under load 5; 100k/500k, the largest
+  that runs within 3 minutes here: 0.8-1.8 ms), while the hand-written side takes 0.4-1.9 ms
+  for the last 90 days (its rollup rows are bounded by 90 days x stages x tags, at any data
+  size) and 0.6-9.4 ms for all moments. A ratio target of 1.2 allows 0.08-0.4 ms of ORM cost
+  over the 90-day heatmap: about the compile of one or two queries. ORM/raw measured before
+  the raw side built the page's objects: 1.62-3.61 (20k/100k); after: 1.36-3.49 (20k/100k),
+  1.12-1.82 (100k/500k: all moments 1.48 and 1.12, last 90 days 1.82 and 1.44).
 
 The RESULT therefore FAILs by design of its target, not by a fault of the ORM path: only
 hand-written SQL in the selector (memorycrm/lib/rawrows.py, as the survey link does) would
