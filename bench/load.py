@@ -357,7 +357,7 @@ def drain(timeout: float) -> tuple[float | None, int]:
     from customers.models import Interaction
 
     connections.close_all()
-    pending = Interaction.objects.filter(scored_at__isnull=True)
+    pending = Interaction.objects.sentiment_pending()
     at_stop = pending.count()
     start = time.perf_counter()
     while time.perf_counter() - start < timeout:
@@ -396,7 +396,7 @@ def check(results: list) -> dict:
         + (len(answered) - len(invitation_ids)),
         "duplicated": sum(1 for n in stored.values() if n > 1)
         + sum(1 for n in responses.values() if n > 1),
-        "unscored": Interaction.objects.filter(scored_at__isnull=True).count(),
+        "unscored": Interaction.objects.sentiment_pending().count(),
     }
 
 

@@ -210,8 +210,21 @@ SENTIMENT_FIELDS = (
 )
 
 
+class InteractionQuerySet(models.QuerySet):
+    def customer_words(self) -> InteractionQuerySet:
+        """The customer's own words (inbound): the only interactions scored as the customer's
+        sentiment. An agent's reply (outbound) or internal note is never scored: it would put
+        the agent's tone in the customer's memory, figures and rules."""
+        return self.filter(direction=Interaction.Direction.INBOUND)
+
+    def sentiment_pending(self) -> InteractionQuerySet:
+        """The customer's words still waiting for a score (agents' notes never wait)."""
+        return self.customer_words().filter(scored_at__isnull=True)
+
+
 class Interaction(ScoredText):
-    """One contact with a customer. Sentiment fields stay empty ("pending") until scored."""
+    """One contact with a customer. Sentiment fields stay empty ("pending") until scored; for
+    an agent's reply or internal note they stay empty for good (``sentiment_state``)."""
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"
@@ -249,6 +262,8 @@ class Interaction(ScoredText):
     # reactions (alerts, emails, webhooks) never fire for it (interventions.engine).
     imported = models.BooleanField(default=False, editable=False)
 
+    objects = InteractionQuerySet.as_manager()
+
     class Meta(ScoredText.Meta):
         ordering = ["-occurred_at", "-id"]
         indexes = [
@@ -265,7 +280,8 @@ class Interaction(ScoredText):
             models.Index(
                 fields=["occurred_at"],
                 name="interaction_pending",
-                condition=Q(scored_at__isnull=True),
+                # The sweep's rows: only the customer's words ever wait for a score.
+                condition=Q(scored_at__isnull=True, direction="inbound"),
             ),
         ]
         constraints = [
@@ -304,6 +320,18 @@ class Interaction(ScoredText):
             )
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def is_customer_words(self) -> bool:
+        return self.direction == self.Direction.INBOUND
+
+    @property
+    def sentiment_state(self) -> str:
+        """ "scored", "pending" (the customer's words, not scored yet) or "not_scored" (an
+        agent's reply or internal note: no customer sentiment, ever)."""
+        if not self.is_customer_words:
+            return "not_scored"
+        return "scored" if self.scored_at is not None else "pending"
 
     @property
     def text(self) -> str:

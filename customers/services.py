@@ -142,7 +142,8 @@ def log_interaction(
     agent: AbstractBaseUser | None = None,
     external_ref: str = "",
 ) -> Interaction:
-    """Store an interaction at once with sentiment pending, and queue it for scoring on commit.
+    """Store an interaction at once with sentiment pending, and queue it for scoring on commit
+    (the customer's words only: an agent's reply or internal note is never scored).
 
     Nothing is lost if the model or the worker is down: the row exists, marked pending.
     """

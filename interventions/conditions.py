@@ -112,6 +112,8 @@ def _sentiment(attr: str) -> Callable[[Facts], Any]:
             source = getattr(f.moment, "source_response", None)
         if source is None:
             return None
+        if isinstance(source, Interaction) and not source.is_customer_words:
+            return None  # an agent's reply or note: no customer sentiment, whatever it holds
         value = getattr(source, f"sentiment_{attr}")
         return None if value == "" else value  # "" = not scored yet
 
@@ -120,9 +122,11 @@ def _sentiment(attr: str) -> Callable[[Facts], Any]:
 
 def _negative_7d(f: Facts) -> int:
     since = f.now - timedelta(days=7)
-    return Interaction.objects.filter(
-        customer_id=f.customer.pk, sentiment_label="negative", occurred_at__gte=since
-    ).count()
+    return (
+        Interaction.objects.customer_words()
+        .filter(customer_id=f.customer.pk, sentiment_label="negative", occurred_at__gte=since)
+        .count()
+    )
 
 
 def _hours_unanswered(f: Facts) -> float:

@@ -58,7 +58,8 @@ def interaction_reason(interaction: Interaction, *, escalation: dict | None = No
         Interaction.Direction.INTERNAL: "Note",
     }.get(interaction.direction, "Customer wrote")
     parts = []
-    label = interaction.sentiment_label
+    # An agent's reply or note carries no customer sentiment (customer words only).
+    label = interaction.sentiment_label if interaction.is_customer_words else ""
     if label and interaction.sentiment_confidence is not None:
         parts.append(f"{label} {round(interaction.sentiment_confidence * 100)} %")
     if interaction.stage_id:

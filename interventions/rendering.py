@@ -77,8 +77,9 @@ def _interaction(interaction) -> dict[str, Any] | None:
         "stage": _stage(interaction.stage),
         "subject": interaction.subject,
         "body": interaction.body,
-        "sentiment_label": interaction.sentiment_label,
-        "sentiment_score": interaction.sentiment_score,
+        # The customer's sentiment: none for an agent's reply or note (customer words only).
+        "sentiment_label": interaction.sentiment_label if interaction.is_customer_words else "",
+        "sentiment_score": interaction.sentiment_score if interaction.is_customer_words else None,
     }
 
 

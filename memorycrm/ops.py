@@ -121,8 +121,8 @@ class Collector:
         )
         yield GaugeMetricFamily(
             "memorycrm_sentiment_pending",
-            "Interactions waiting for a sentiment score.",
-            value=Interaction.objects.filter(scored_at__isnull=True).count(),
+            "Interactions (the customer's words) waiting for a sentiment score.",
+            value=Interaction.objects.sentiment_pending().count(),
         )
         yield GaugeMetricFamily(
             "memorycrm_tasks_failed",

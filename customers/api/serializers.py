@@ -81,6 +81,12 @@ class InteractionSerializer(serializers.ModelSerializer):
         required=False,
         help_text="Slug of the journey stage (see /api/v1/stages/), e.g. `complaint`.",
     )
+    sentiment_state = serializers.ChoiceField(
+        choices=[("scored", "scored"), ("pending", "pending"), ("not_scored", "not_scored")],
+        read_only=True,
+        help_text="`scored`, `pending` (the customer's words, not scored yet) or `not_scored` "
+        "(an agent's reply or internal note: only the customer's own words carry sentiment).",
+    )
 
     class Meta:
         model = Interaction
@@ -97,9 +103,11 @@ class InteractionSerializer(serializers.ModelSerializer):
             "agent",
             "created_at",
             *SENTIMENT_FIELDS,
+            "sentiment_state",
         ]
         # The agent is whoever logs the interaction; the sentiment fields belong to the scoring
-        # pipeline and stay empty ("pending") until it has run.
+        # pipeline and stay empty ("pending") until it has run; for an agent's reply or
+        # internal note they stay empty for good ("not_scored": customer words only).
         read_only_fields = [
             "agent",
             "created_at",

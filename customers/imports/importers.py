@@ -316,8 +316,10 @@ class InteractionImporter(_Importer):
             if diff:
                 for name in diff:
                     setattr(interaction, name, data[name])
-                if diff & {"subject", "body"}:
-                    # The text changed: its old sentiment no longer applies.
+                if diff & {"subject", "body", "direction"}:
+                    # The text changed, or whose words they are (customer words only: an
+                    # agent's reply keeps no score; the customer's now wait for the sweep):
+                    # the old sentiment no longer applies.
                     interaction.sentiment_label = interaction.sentiment_model = ""
                     interaction.sentiment_score = interaction.sentiment_confidence = None
                     interaction.scored_at = None

@@ -39,12 +39,17 @@ def interactions_to_score(*, version: str | None) -> QuerySet[Interaction]:
     """Pending interactions, plus (given the active version) those scored by an older model.
 
     Versions start with a UTC timestamp, so "older" is a string comparison. Interactions an
-    agent corrected are never rescored: the human label stands.
+    agent corrected are never rescored: the human label stands. Only the customer's own words
+    (``customer_words``): an agent's reply or internal note is never scored.
     """
     condition = Q(scored_at__isnull=True)
     if version:
         condition |= Q(sentiment_model__lt=version)
-    return Interaction.objects.filter(condition).filter(sentiment_correction__isnull=True)
+    return (
+        Interaction.objects.customer_words()
+        .filter(condition)
+        .filter(sentiment_correction__isnull=True)
+    )
 
 
 @dataclass
@@ -86,7 +91,7 @@ def sentiment_status(*, history: int = 10) -> SentimentStatus:
         active=active,
         training=training,
         last_failure=last_failure,
-        pending=Interaction.objects.filter(scored_at__isnull=True).count(),
+        pending=Interaction.objects.sentiment_pending().count(),
         history=list(SentimentModel.objects.all()[:history]),
     )
 
@@ -104,10 +109,12 @@ def sentiment_series(customer: Customer, *, limit: int = 200) -> list[Point]:
     """The customer's scored interactions (oldest first, latest ``limit``) with spikes marked.
 
     A spike is a point far from the customer's own baseline: |score - mean| >= max(0.5, 1.5 sd)
-    over the points shown, so a habitually grumpy customer's usual tone is not a spike.
+    over the points shown, so a habitually grumpy customer's usual tone is not a spike. Only
+    the customer's own words: an agent's note never moves the customer's line.
     """
     rows = list(
-        customer.interactions.filter(scored_at__isnull=False)
+        customer.interactions.customer_words()
+        .filter(scored_at__isnull=False)
         .order_by("-occurred_at", "-id")
         .values_list("id", "occurred_at", "sentiment_score", "sentiment_label")[:limit]
     )

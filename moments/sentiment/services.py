@@ -208,7 +208,7 @@ def mark_for_rescoring(*, since: datetime | None = None) -> int:
     """Make model-scored interactions (since a date, or all) eligible for rescoring by any
     version: ``record_scores`` only replaces scores of an older version, and "" is the oldest.
     Labels stay visible meanwhile. Agents' corrections are left alone."""
-    queryset = Interaction.objects.filter(
+    queryset = Interaction.objects.customer_words().filter(
         scored_at__isnull=False, sentiment_correction__isnull=True
     )
     if since is not None:
@@ -393,6 +393,10 @@ def correct_sentiment(
     if label not in HUMAN_SCORE:
         raise ValidationError({"label": f"Choose one of: {', '.join(HUMAN_SCORE)}."})
     interaction = Interaction.objects.select_for_update().get(pk=interaction.pk)
+    if not interaction.is_customer_words:
+        raise ValidationError(
+            {"label": "An agent's reply or note carries no customer sentiment to correct."}
+        )
     correction = SentimentCorrection.objects.filter(interaction=interaction).first()
     if correction is None:
         correction = SentimentCorrection(

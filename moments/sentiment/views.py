@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -55,9 +56,12 @@ def correct_sentiment(request: HttpRequest, pk: int) -> HttpResponse:
     interaction = _interaction_for_user(request, pk)
     form = SentimentCorrectionForm(request.POST)
     if form.is_valid():
-        services.correct_sentiment(
-            interaction=interaction, label=form.cleaned_data["label"], user=request.user
-        )
+        try:
+            services.correct_sentiment(
+                interaction=interaction, label=form.cleaned_data["label"], user=request.user
+            )
+        except ValidationError as exc:  # e.g. an agent's note: no customer sentiment
+            form.add_error("label", exc.message_dict.get("label", exc.messages))
         interaction.refresh_from_db()
     if not request.htmx:
         return redirect(f"{interaction.customer.get_absolute_url()}#interaction-{pk}")

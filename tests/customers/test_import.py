@@ -708,3 +708,28 @@ def test_users_are_looked_up_once_per_batch(django_assert_max_num_queries, agent
     with django_assert_max_num_queries(12):
         imports.run_import_job(job_id=job.pk)
     assert Customer.objects.count() == 50
+
+
+def test_a_row_reimported_as_outbound_loses_its_customer_sentiment(people):
+    """Customer words only: a row corrected to an agent's reply keeps no customer score."""
+    InteractionFactory(
+        customer=people["ada"],
+        external_ref="M-1",
+        subject="Re: refund",
+        body="Sent the label",
+        sentiment_label="negative",
+        sentiment_score=-0.8,
+        sentiment_confidence=0.9,
+        scored_at=datetime(2026, 3, 1, 10, tzinfo=UTC),
+        sentiment_model="20260101T000000Z-full-minilm",
+    )
+    text = (
+        INTERACTIONS_HEADER
+        + ",A-1,email,outbound,2026-03-01T09:15:00Z,,Re: refund,Sent the label,M-1,\n"
+    )
+
+    assert counts(run("interactions", text)) == (0, 1, 0, 0)
+    interaction = Interaction.objects.get()
+    assert interaction.direction == "outbound"
+    assert interaction.scored_at is None and interaction.sentiment_label == ""
+    assert interaction.sentiment_state == "not_scored"

@@ -25,7 +25,8 @@ def _date(value: str) -> dt.datetime:
 class Command(BaseCommand):
     help = (
         "Score interactions with the active sentiment model. Default: pending ones and those "
-        "scored by an older model. Agents' corrections are never overwritten."
+        "scored by an older model. Agents' corrections are never overwritten; agents' replies "
+        "and internal notes are never scored (customer words only)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -45,7 +46,7 @@ class Command(BaseCommand):
         except ModelUnavailable as exc:
             raise CommandError(f"Sentiment model unavailable: {exc.reason}") from exc
         if options["pending"]:
-            queryset = Interaction.objects.filter(scored_at__isnull=True)
+            queryset = Interaction.objects.sentiment_pending()
         elif options["all"] or options["since"]:
             services.mark_for_rescoring(since=options["since"])
             queryset = selectors.interactions_to_score(version=version)

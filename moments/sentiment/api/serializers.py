@@ -68,6 +68,9 @@ class SentimentModelSerializer(serializers.Serializer):
 class StatusSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=["ready", "training", "unavailable", "failed"])
     message = serializers.CharField()
-    pending = serializers.IntegerField(help_text="Interactions waiting to be scored.")
+    pending = serializers.IntegerField(
+        help_text="Interactions waiting to be scored (the customer's words only: agents' replies "
+        "and internal notes are never scored)."
+    )
     active = SentimentModelSerializer(allow_null=True)
     training = SentimentModelSerializer(allow_null=True)
