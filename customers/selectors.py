@@ -23,7 +23,9 @@ def timeline_page(*, customer: Customer, cursor: str | None = None) -> keyset.Pa
     Keyset pagination on the (customer, occurred_at desc, id desc) index: a constant number of
     queries and the same cost for the first and the fiftieth page.
     """
-    interactions = customer.interactions.select_related("agent", "stage", "conversation")
+    interactions = customer.interactions.select_related(
+        "agent", "stage", "conversation", "inbound_email__answers"
+    )
     return keyset.paginate(
         interactions,
         field="occurred_at",

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from customers.channels import parse
 from customers.channels.models import InboundEmail, Mailbox
+from customers.channels.threading import find_outbound
 from customers.models import Customer, Interaction
 from customers.services import announce_interactions, create_customer
 
@@ -372,17 +373,17 @@ def _mark_undeliverable(addresses: list[str]) -> Customer | None:
 
 
 def _link_reply(row: InboundEmail, parsed: parse.ParsedEmail) -> None:
-    """Hand a reply to the outbound side (customers.channels.threading, issue 15's other
-    half), which knows the Message-IDs MemoryCRM sent. Until that module exists, the
-    In-Reply-To and References kept on the row let it link replies afterwards."""
+    """Link a customer's reply to the email MemoryCRM sent that it answers (its In-Reply-To,
+    else its References; customers.channels.threading.find_outbound).
+
+    Only an email sent to the same customer: anyone can put one of our Message-IDs in a
+    header (a forwarded email, a guessed or leaked id), and a reply from another address must
+    not show, on its sender's page, what was sent to someone else. Such a reply is still stored
+    on its sender's own customer, unlinked."""
     if row.interaction_id is None or not (parsed.in_reply_to or parsed.references):
         return
-    try:
-        # Optional at import time: the module arrives with the outbound half of issue 15.
-        from customers.channels import threading as outbound_threading
-    except ImportError:
+    outbound = find_outbound(parsed.in_reply_to, parsed.references)
+    if outbound is None or outbound.customer_id != row.customer_id:
         return
-    find_outbound = getattr(outbound_threading, "find_outbound", None)
-    if find_outbound is not None:
-        # TODO(issue 15, merge): attach the interaction to what it answers.
-        find_outbound(parsed.in_reply_to, parsed.references)
+    row.answers = outbound
+    InboundEmail.objects.filter(pk=row.pk).update(answers=outbound)

@@ -141,6 +141,16 @@ class InboundEmail(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     in_reply_to = models.CharField(max_length=998, blank=True)
     references = models.TextField(blank=True)
+    # What this reply answers: an email MemoryCRM sent to the same customer, found by its
+    # In-Reply-To or References (customers.channels.threading.find_outbound).
+    answers = models.ForeignKey(
+        "customers.OutboundEmail",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replies",
+        help_text="The email MemoryCRM sent to this customer that this one replies to.",
+    )
     size = models.PositiveBigIntegerField(default=0)
     # [{"name": "invoice.pdf", "size": 12345, "content_type": "application/pdf"}, …]
     attachments = models.JSONField(default=list, blank=True)
