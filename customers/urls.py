@@ -1,8 +1,10 @@
 from django.urls import path
 
 from customers import views
+from customers.channels import webhooks
 
 urlpatterns = [
+    path("channels/inbound/<str:provider>/", webhooks.inbound_webhook, name="channels-inbound"),
     path("imports/", views.import_list, name="import-list"),
     path("imports/<int:pk>/", views.import_detail, name="import-detail"),
     path("exports/<str:kind>.csv", views.export_download, name="export-csv"),

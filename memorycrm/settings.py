@@ -240,6 +240,14 @@ EMAIL_MESSAGE_ID_DOMAIN = os.environ.get("EMAIL_MESSAGE_ID_DOMAIN") or (
     parseaddr(DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
 )
 SUPPORT_REPLY_TO = os.environ.get("SUPPORT_REPLY_TO", "")
+# Email in by a provider's inbound webhook (customers/channels/webhooks.py, django-anymail
+# validates the provider's signature): /channels/inbound/mailgun/ answers only when
+# MAILGUN_WEBHOOK_SIGNING_KEY is set, /channels/inbound/postmark/ only when
+# EMAIL_WEBHOOK_SECRET ("user:password", HTTP basic auth, required of every provider when set).
+ANYMAIL = {
+    "MAILGUN_WEBHOOK_SIGNING_KEY": os.environ.get("MAILGUN_WEBHOOK_SIGNING_KEY", ""),
+    "WEBHOOK_SECRET": os.environ.get("EMAIL_WEBHOOK_SECRET", ""),
+}
 
 # --- Security (production) ----------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = (
