@@ -129,3 +129,12 @@ def test_an_unconfigured_provider_is_not_found(settings, customer):
 
 def test_only_post_is_answered(providers):
     assert csrf_client().get(MAILGUN).status_code == 405
+
+
+def test_with_a_webhook_secret_mailgun_must_send_it_too(providers, customer):
+    providers.ANYMAIL = {**providers.ANYMAIL, "WEBHOOK_SECRET": SECRET}
+    client = csrf_client()
+    assert client.post(MAILGUN, mailgun_fields(make_email())).status_code == 400
+    assert not InboundEmail.objects.exists()
+    response = client.post(MAILGUN, mailgun_fields(make_email()), HTTP_AUTHORIZATION=_basic(SECRET))
+    assert response.status_code == 200 and InboundEmail.objects.count() == 1
