@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Max
 
 from customers.access import User, customers_visible_to
 from customers.models import Customer
@@ -33,3 +34,21 @@ def timeline_page(*, customer: Customer, cursor: str | None = None) -> keyset.Pa
         cursor=cursor,
         size=settings.TIMELINE_PAGE_SIZE,
     )
+
+
+def timeline_arrivals(*, customer: Customer, after: int, shown: set[int]) -> list:
+    """Interactions stored since an open customer page last asked (id above `after`, not
+    among `shown`: those the page added itself), newest first; at most a page of them."""
+    interactions = (
+        customer.interactions.select_related(
+            "agent", "stage", "conversation", "inbound_email__answers"
+        )
+        .filter(pk__gt=after)
+        .exclude(pk__in=shown)
+        .order_by("-occurred_at", "-id")
+    )
+    return list(interactions[: settings.TIMELINE_PAGE_SIZE])
+
+
+def newest_interaction_id(customer: Customer) -> int:
+    return customer.interactions.aggregate(newest=Max("pk"))["newest"] or 0

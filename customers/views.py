@@ -102,14 +102,42 @@ def _redirect(request: HttpRequest, customer: Customer) -> HttpResponse:
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The customer page; with `?cursor=` from HTMX, only the next page of the timeline."""
     customer = get_customer_for_user(request.user, pk)
+    if request.htmx and "after" in request.GET:
+        return _timeline_arrivals(request, customer)
     cursor = request.GET.get("cursor") or None
     page = selectors.timeline_page(customer=customer, cursor=cursor)
     context = {"customer": customer, "page": page, "cursor": cursor}
+    context["newest_id"] = selectors.newest_interaction_id(customer)
+    context["live_seconds"] = settings.MEMORY_LIVE_SECONDS
     if request.htmx and cursor:
         return render(request, "customers/customer_detail.html#timeline-page", context)
     context["form"] = InteractionForm()
     context["can_log"] = request.user.has_perm("customers.add_interaction")
     return render(request, "customers/customer_detail.html", context)
+
+
+def _timeline_arrivals(request: HttpRequest, customer: Customer) -> HttpResponse:
+    """The open page's live refresh: interactions stored since it last asked (an email, a
+    webhook, the API, another agent) go to the top of its timeline without a reload. `after`
+    is the newest id it knows; `logged`, the items it added itself (not sent again).
+    Nothing new: 204, no swap."""
+    try:
+        after = int(request.GET["after"])
+        logged = {int(pk) for pk in request.GET.getlist("logged")}
+    except ValueError:
+        return HttpResponse("after and logged are interaction ids.", status=400)
+    arrivals = selectors.timeline_arrivals(customer=customer, after=after, shown=logged)
+    if not arrivals and not logged:
+        return HttpResponse(status=204)
+    newest = max([after, *logged, *(i.pk for i in arrivals)])
+    context = {
+        "customer": customer,
+        "arrivals": arrivals,
+        "newest_id": newest,
+        "was_empty": after == 0 and not logged,  # the page shows "No interactions yet."
+        "live_seconds": settings.MEMORY_LIVE_SECONDS,
+    }
+    return render(request, "customers/_timeline_arrivals.html", context)
 
 
 @require_POST
