@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the cluster fixture imported below is a test argument)
 """Issue 15 end to end: an agent has the customer page open; MemoryCRM sends the customer an
 intervention email (to a real SMTP server, aiosmtpd); the customer's reply, built with that
 email's Message-ID as In-Reply-To, arrives through the Mailgun inbound webhook (a real HTTP
@@ -17,15 +18,16 @@ from playwright.sync_api import expect
 from customers.channels.threading import send_threaded
 from customers.models import InboundEmail, OutboundEmail
 from tests.browser.helpers import login
+from tests.browser.test_journey import WAIT, cluster  # noqa: F401  (fixture)
 from tests.channels.mail import make_email
 from tests.channels.test_webhooks import KEY, MAILGUN, mailgun_fields
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_reply_to_our_email_appears_on_the_open_page_linked(
-    page, page_errors, live_server, agent, customer, smtp_sink, settings
-):
+def _reply_arrives(page, live_server, customer, smtp_sink, settings):
+    """Open the page, send our email, post the customer's reply by webhook; returns the item
+    that appeared on the open page."""
     settings.ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": KEY, "WEBHOOK_SECRET": ""}
     settings.MEMORY_LIVE_SECONDS = 1
     login(page, live_server, "agent")
@@ -64,5 +66,25 @@ def test_a_reply_to_our_email_appears_on_the_open_page_linked(
         timeout=1000,
     )
     expect(page.locator("#timeline-empty")).to_have_count(0)
+    return item
+
+
+def test_a_reply_to_our_email_appears_on_the_open_page_linked(
+    page, page_errors, live_server, agent, customer, smtp_sink, settings
+):
+    _reply_arrives(page, live_server, customer, smtp_sink, settings)
+    assert page.evaluate("window.__noReload") is True
+    assert page_errors == []
+
+
+@pytest.mark.cluster
+def test_with_a_worker_the_reply_that_appeared_is_scored_on_the_open_page(
+    page, page_errors, live_server, agent, customer, smtp_sink, settings, cluster
+):
+    item = _reply_arrives(page, live_server, customer, smtp_sink, settings)
+    pk = int(item.get_attribute("id").removeprefix("interaction-"))
+    # The real worker scores it; the page learns it through the memory sync.
+    expect(page.locator(f"#sentiment-{pk}")).not_to_contain_text("pending", timeout=WAIT * 1000)
+    expect(page.locator("#sentiment-chart svg")).to_be_visible()
     assert page.evaluate("window.__noReload") is True
     assert page_errors == []
