@@ -166,22 +166,28 @@ def _export_interactions(customer: Customer) -> dict[str, Any]:
         ],
         # Emails received from (or bouncing for) the customer, as recorded (customers/channels).
         "inbound_emails": [
-            values(
-                e,
-                [
-                    "id",
-                    "received_at",
-                    "kind",
-                    "reason",
-                    "from_address",
-                    "subject",
-                    "sent_at",
-                    "size",
-                    "attachments",
-                    "interaction_id",
-                ],
-            )
-            for e in _inbound_emails(customer).order_by("received_at", "id")
+            {
+                **values(
+                    e,
+                    [
+                        "id",
+                        "received_at",
+                        "kind",
+                        "reason",
+                        "from_address",
+                        "subject",
+                        "sent_at",
+                        "size",
+                        "attachments",
+                        "interaction_id",
+                    ],
+                ),
+                # The Message-ID of the email in email_threads (above) this one replies to.
+                "answers": e.answers.message_id if e.answers else None,
+            }
+            for e in _inbound_emails(customer)
+            .select_related("answers")
+            .order_by("received_at", "id")
         ],
     }
 

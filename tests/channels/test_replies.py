@@ -88,3 +88,14 @@ def test_an_unlinked_reply_says_nothing(agent_client, customer):
     ingest_email(reply(customer, **{"In-Reply-To": "<nope@crm.example>"}), source=SOURCE)
     page = agent_client.get(customer.get_absolute_url()).content.decode()
     assert "Reply to:" not in page and "Thanks, but the parcel" in page
+
+
+def test_the_gdpr_export_says_which_of_our_emails_a_reply_answers(customer):
+    from customers import privacy
+
+    sent(customer, "<t5@crm.example>")
+    ingest_email(reply(customer, **{"In-Reply-To": "<t5@crm.example>"}), source=SOURCE)
+    document = privacy.export_customer(customer=customer)
+    [inbound] = document["inbound_emails"]
+    assert inbound["answers"] == "<t5@crm.example>"
+    assert [e["message_id"] for e in document["email_threads"]] == ["<t5@crm.example>"]
