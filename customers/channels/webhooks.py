@@ -12,13 +12,21 @@ views are csrf-exempt (anymail's dispatch): a provider has no CSRF token; nothin
 
 from __future__ import annotations
 
+import hashlib
+
+from anymail.exceptions import AnymailWebhookValidationFailure
 from anymail.webhooks.mailgun import MailgunInboundWebhookView
 from anymail.webhooks.postmark import PostmarkInboundWebhookView
 from django.conf import settings
+from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from customers.channels.inbound import ingest_email
+
+# How long a Mailgun token stays used (Mailgun's signature covers its timestamp and token, not
+# the message: a captured signature must not carry a second, forged message).
+_TOKEN_DAYS = 30
 
 
 class _Ingest:
@@ -27,10 +35,22 @@ class _Ingest:
     def raw_mime(self, request, event) -> bytes:
         raise NotImplementedError
 
+    def one_time_key(self, request) -> str | None:
+        return None
+
     def post(self, request, *args, **kwargs):
         self.run_validators(request)  # AnymailWebhookValidationFailure → 400
-        for event in self.parse_events(request):
-            ingest_email(self.raw_mime(request, event), source=f"webhook:{self.esp_name.lower()}")
+        key = self.one_time_key(request)
+        if key is not None and not cache.add(key, True, timeout=_TOKEN_DAYS * 86400):
+            raise AnymailWebhookValidationFailure(f"{self.esp_name} webhook token used before")
+        try:
+            for event in self.parse_events(request):
+                raw = self.raw_mime(request, event)
+                ingest_email(raw, source=f"webhook:{self.esp_name.lower()}")
+        except Exception:
+            if key is not None:  # not stored: the provider's retry may use the token again
+                cache.delete(key)
+            raise
         return HttpResponse()
 
 
@@ -39,6 +59,10 @@ def _message_bytes(event) -> bytes:
 
 
 class MailgunInbound(_Ingest, MailgunInboundWebhookView):
+    def one_time_key(self, request) -> str:
+        token = request.POST["token"]  # checked by the signature
+        return "anymail-mailgun-token:" + hashlib.sha256(token.encode()).hexdigest()
+
     def raw_mime(self, request, event) -> bytes:
         raw = request.POST.get("body-mime")  # the route's URL ends in "mime"
         return raw.encode("utf-8", "surrogateescape") if raw else _message_bytes(event)

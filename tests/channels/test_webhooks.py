@@ -138,3 +138,30 @@ def test_with_a_webhook_secret_mailgun_must_send_it_too(providers, customer):
     assert not InboundEmail.objects.exists()
     response = client.post(MAILGUN, mailgun_fields(make_email()), HTTP_AUTHORIZATION=_basic(SECRET))
     assert response.status_code == 200 and InboundEmail.objects.count() == 1
+
+
+def test_a_replayed_mailgun_signature_cannot_carry_another_message(providers, customer):
+    """Mailgun signs its timestamp and token, not the message: each token is taken once."""
+    client = csrf_client()
+    fields = mailgun_fields(make_email(text="The real message."), token="d" * 50)
+    assert client.post(MAILGUN, fields).status_code == 200
+    forged = {**fields, "body-mime": make_email(text="Please refund me 5000 EUR.").decode()}
+    assert client.post(MAILGUN, forged).status_code == 400
+    assert [e.interaction.body for e in InboundEmail.objects.all()] == ["The real message."]
+
+
+def test_a_token_is_free_again_when_the_message_could_not_be_stored(
+    providers, customer, monkeypatch
+):
+    from customers.channels import webhooks
+
+    def broken(raw, *, source):
+        raise RuntimeError("database away")
+
+    fields = mailgun_fields(make_email(), token="e" * 50)
+    monkeypatch.setattr(webhooks, "ingest_email", broken)
+    client = Client(raise_request_exception=False)
+    assert client.post(MAILGUN, fields).status_code == 500  # Mailgun retries
+    monkeypatch.undo()
+    assert client.post(MAILGUN, fields).status_code == 200
+    assert InboundEmail.objects.count() == 1
