@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("customers", "0007_email_channel"),
+        ("customers", "0008_customer_words_only"),
     ]
 
     operations = [
