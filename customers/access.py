@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth import models as auth
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from customers.models import Customer, Interaction
+from customers.models import Customer, CustomerQuerySet, Interaction
 
-User = AbstractBaseUser | AnonymousUser
+# Whoever asks (request.user): our user model (the default auth.User) or the anonymous user.
+User = auth.User | auth.AnonymousUser
 
 
-def customers_visible_to(user: User) -> QuerySet[Customer]:
+def customers_visible_to(user: User) -> CustomerQuerySet:
     """Customers the user may see.
 
     Needs the `view_customer` permission (the Agent, Manager and Admin roles have it). With

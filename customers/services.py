@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -45,11 +45,11 @@ def create_customer(
     company: str = "",
     phone: str = "",
     external_ref: str = "",
-    owner: AbstractBaseUser | None = None,
+    owner: User | None = None,
     timezone: str = "",
     notes: str = "",
     survey_opt_out: bool = False,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> Customer:
     """Create a customer. Raises ValidationError (duplicate email, bad time zone, …).
 
@@ -76,9 +76,7 @@ def create_customer(
 
 
 @transaction.atomic
-def update_customer(
-    *, customer: Customer, by: AbstractBaseUser | None = None, **changes: object
-) -> Customer:
+def update_customer(*, customer: Customer, by: User | None = None, **changes: object) -> Customer:
     """Change the given fields of a customer. Raises ValidationError (worded for `by`, as in
     create_customer); unknown fields TypeError."""
     unknown = set(changes) - set(CUSTOMER_FIELDS)
@@ -103,7 +101,7 @@ UNDISCLOSED_DUPLICATE = {
 }
 
 
-def _full_clean(customer: Customer, *, by: AbstractBaseUser | None) -> None:
+def _full_clean(customer: Customer, *, by: User | None) -> None:
     try:
         customer.full_clean()
     except ValidationError as error:
@@ -122,7 +120,7 @@ def _full_clean(customer: Customer, *, by: AbstractBaseUser | None) -> None:
 
 
 @transaction.atomic
-def delete_customer(*, customer: Customer, actor: AbstractBaseUser | None = None) -> None:
+def delete_customer(*, customer: Customer, actor: User | None = None) -> None:
     """Deleting a customer is erasing them (customers.privacy): every app's rows, their rows in
     stored CSV imports and admin history go too, in one transaction, with an audit entry
     naming `actor`. A plain cascade would leave their name and email in those places."""
@@ -139,7 +137,7 @@ def log_interaction(
     stage: JourneyStage | None = None,
     subject: str = "",
     body: str = "",
-    agent: AbstractBaseUser | None = None,
+    agent: User | None = None,
     external_ref: str = "",
 ) -> Interaction:
     """Store an interaction at once with sentiment pending, and queue it for scoring on commit

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth import models as auth
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from customers.access import customers_visible_to
 from interventions.models import Alert, FollowUpTask, Intervention, Rule
 
-User = AbstractBaseUser | AnonymousUser
+# Whoever asks (request.user): our user model (the default auth.User) or the anonymous user.
+User = auth.User | auth.AnonymousUser
 
 
 def interventions_visible_to(user: User) -> QuerySet[Intervention]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
@@ -15,7 +15,7 @@ Status = Intervention.Status
 
 
 @transaction.atomic
-def cancel_intervention(*, intervention: Intervention, by: AbstractBaseUser) -> Intervention:
+def cancel_intervention(*, intervention: Intervention, by: User) -> Intervention:
     """Cancel a scheduled intervention before it fires. Atomic against a worker claiming it:
     only a row still `scheduled` changes."""
     changed = Intervention.objects.filter(pk=intervention.pk, status=Status.SCHEDULED).update(
@@ -33,7 +33,7 @@ def cancel_intervention(*, intervention: Intervention, by: AbstractBaseUser) -> 
 
 
 @transaction.atomic
-def retry_intervention(*, intervention: Intervention, by: AbstractBaseUser) -> Intervention:
+def retry_intervention(*, intervention: Intervention, by: User) -> Intervention:
     """Schedule a failed, skipped or cancelled intervention again, now. Effects it already had
     (an email sent, an alert written) are not repeated: they are keyed by the intervention."""
     changed = Intervention.objects.filter(
@@ -69,7 +69,7 @@ def _copies(alert: Alert) -> QuerySet[Alert]:
 
 
 @transaction.atomic
-def acknowledge_alert(*, alert: Alert, by: AbstractBaseUser) -> Alert:
+def acknowledge_alert(*, alert: Alert, by: User) -> Alert:
     """Someone is on it: open → acknowledged (and read), for every copy. Idempotent."""
     alert.refresh_from_db()
     if alert.state == Alert.State.RESOLVED:
@@ -85,7 +85,7 @@ def acknowledge_alert(*, alert: Alert, by: AbstractBaseUser) -> Alert:
 
 
 @transaction.atomic
-def resolve_alert(*, alert: Alert, by: AbstractBaseUser) -> Alert:
+def resolve_alert(*, alert: Alert, by: User) -> Alert:
     """Dealt with: open or acknowledged → resolved, for every copy. The customer's survey
     invitations held for this alert are sent if still due (and no other alert holds them).
     Idempotent."""
@@ -108,12 +108,12 @@ def mark_alert_read(*, alert: Alert) -> Alert:
     return alert
 
 
-def mark_all_alerts_read(*, user: AbstractBaseUser) -> int:
+def mark_all_alerts_read(*, user: User) -> int:
     return Alert.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
 
 
 @transaction.atomic
-def complete_task(*, task: FollowUpTask, by: AbstractBaseUser) -> FollowUpTask:
+def complete_task(*, task: FollowUpTask, by: User) -> FollowUpTask:
     if task.done_at is None:
         task.done_at = timezone.now()
         task.done_by = by

@@ -23,7 +23,7 @@ def _shown(url: str) -> str:
 
 @checks.register("services")
 def redis_reachable(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    errors = []
+    errors: list[checks.CheckMessage] = []
     for name in ("Q_REDIS_URL", "CACHE_URL"):
         url = getattr(settings, name)
         if not url:

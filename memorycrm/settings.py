@@ -7,6 +7,7 @@ no configuration; production sets DEBUG=0, SECRET_KEY, ALLOWED_HOSTS and DATABAS
 import os
 from datetime import timedelta
 from email.utils import parseaddr
+from typing import Any
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -209,7 +210,7 @@ MEDIA_ROOT = DATA_DIR / "media"
 # --- Cache (rate limits) ------------------------------------------------------------------
 # Per process by default; CACHE_URL=redis://… gives every web process the same counters.
 CACHE_URL = env_redis_url("CACHE_URL")
-CACHES = {
+CACHES: dict[str, dict[str, Any]] = {
     "default": (
         {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

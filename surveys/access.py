@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth import models as auth
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -11,7 +11,8 @@ from customers.access import customers_visible_to, interactions_visible_to
 from customers.models import Interaction
 from surveys.models import Invitation, Response
 
-User = AbstractBaseUser | AnonymousUser
+# Whoever asks (request.user): our user model (the default auth.User) or the anonymous user.
+User = auth.User | auth.AnonymousUser
 
 
 def _scope(queryset: QuerySet, user: User) -> QuerySet:

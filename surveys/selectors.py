@@ -227,7 +227,11 @@ def memory_gaps(responses: list[Response]) -> dict[int, MemoryGap]:
     surveyed = [r for r in responses if r.invitation.interaction is not None]
     nearby: dict[int, list[Moment]] = {}
     if surveyed:
-        times = [r.invitation.interaction.occurred_at for r in surveyed]
+        times = [
+            r.invitation.interaction.occurred_at
+            for r in surveyed
+            if r.invitation.interaction is not None  # always: says so to the type checker
+        ]
         for moment in (
             Moment.objects.live()
             .filter(customer_id__in={r.customer_id for r in surveyed})

@@ -112,7 +112,9 @@ class AutoSchema(SpectacularAutoSchema):
     def get_summary(self) -> str | None:
         return api_docs.summary_for(*self._resource())
 
-    def get_description(self) -> str:
+    # drf-spectacular's AutoSchema takes no arguments here (it does the same ignore itself);
+    # djangorestframework-stubs type DRF's ViewInspector.get_description(path, method).
+    def get_description(self) -> str:  # type: ignore[override]
         return api_docs.description_for(*self._resource())
 
     def _map_basic_serializer(self, serializer, direction):
@@ -134,7 +136,11 @@ class AutoSchema(SpectacularAutoSchema):
         codes = []
         if self._validates_input():
             codes.append("400")
-        if any(issubclass(p, IsAuthenticated) for p in self.view.permission_classes):
+        if any(
+            # A composed permission (IsAuthenticated & X) is an operand holder, not a class.
+            isinstance(p, type) and issubclass(p, IsAuthenticated)
+            for p in self.view.permission_classes
+        ):
             codes += ["401", "403"]
         if self._names_an_object() or (self._is_list_view() and self._get_paginator()):
             codes.append("404")
@@ -163,6 +169,8 @@ def _allow_what_the_model_allows(field: serializers.Field, model: type[models.Mo
     """Mark a read-only serializer field nullable (blank) if the model field(s) its source goes
     through may be null (the last one may be blank). Only the schema reads these flags: a
     read-only field answers None or "" whatever they say."""
+    if not isinstance(field.source, str):
+        return  # not bound yet (a bound field's source is always its dotted path)
     path = []
     for name in field.source.split("."):
         try:
@@ -170,9 +178,10 @@ def _allow_what_the_model_allows(field: serializers.Field, model: type[models.Mo
         except FieldDoesNotExist:
             return  # a property or a method: nothing to learn from the model
         path.append(model_field)
-        model = model_field.related_model
-        if model is None:
+        related = model_field.related_model  # None: not a relation ("self" is resolved by now)
+        if not isinstance(related, type):
             break
+        model = related
     if any(getattr(f, "null", False) for f in path):
         field.allow_null = True
     if hasattr(field, "allow_blank") and getattr(path[-1], "blank", False):

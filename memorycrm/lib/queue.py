@@ -77,14 +77,14 @@ def relay(*, ids: list[int] | None = None, limit: int = RELAY_BATCH) -> int:
     relay is moving are skipped, not waited for."""
     now = timezone.now()
     with transaction.atomic():
-        rows = (
+        pending = (
             OutboxTask.objects.select_for_update(skip_locked=True)
             .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
             .order_by("pk")
         )
         if ids is not None:
-            rows = rows.filter(pk__in=ids)
-        rows = list(rows[:limit])
+            pending = pending.filter(pk__in=ids)
+        rows = list(pending[:limit])
         if not rows:
             return 0
         broker = _broker()

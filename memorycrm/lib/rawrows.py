@@ -15,11 +15,15 @@ the survey loaded after it.
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from django.db.models import Model
 
+M = TypeVar("M", bound=Model)
 
-class ModelColumns:
-    def __init__(self, model: type[Model], alias: str) -> None:
+
+class ModelColumns(Generic[M]):
+    def __init__(self, model: type[M], alias: str) -> None:
         self.model = model
         self.alias = alias
         self.fields = list(model._meta.concrete_fields)
@@ -33,7 +37,7 @@ class ModelColumns:
         quote = connection.ops.quote_name
         return ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
 
-    def load(self, row, start: int, connection, using: str) -> Model:
+    def load(self, row, start: int, connection, using: str) -> M:
         """The instance in row[start : start + len(self)]."""
         values = list(row[start : start + len(self.fields)])
         for position, converters, column in self._converters_for(connection):
@@ -49,7 +53,8 @@ class ModelColumns:
             converters = []
             for position, field in enumerate(self.fields):
                 column = field.get_col(self.alias)
-                found = connection.ops.get_db_converters(column) + field.get_db_converters(
+                # django-stubs 5.2 lacks Field.get_db_converters (Django defines it on Field).
+                found = connection.ops.get_db_converters(column) + field.get_db_converters(  # type: ignore[attr-defined]
                     connection
                 )
                 if found:

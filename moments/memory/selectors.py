@@ -36,6 +36,7 @@ def tags_for_tagging() -> QuerySet[MomentTag]:
 @dataclass
 class Remembered:
     moment: Moment
+    tags: list[MomentTag] = field(default_factory=list)  # the moment's tags, for the panel
 
     @property
     def likely_remembered(self) -> float:
@@ -105,11 +106,9 @@ def memory_summary(customer: Customer, *, top: int = 5) -> MemorySummary:
         key=lambda r: (r.likely_remembered * (abs(r.moment.impact) or 1e-6), r.moment.occurred_at),
         reverse=True,
     )[:top]
-    chosen = {r.moment.pk: r.moment for r in ranked}
-    for moment in chosen.values():
-        moment.tag_list = []
+    chosen = {r.moment.pk: r for r in ranked}
     for tagging in MomentTagging.objects.filter(moment_id__in=list(chosen)).select_related("tag"):
-        chosen[tagging.moment_id].tag_list.append(tagging.tag)
+        chosen[tagging.moment_id].tags.append(tagging.tag)
     summary.top = ranked
     end = summary.computed_at or timezone.now()
     summary.history = balance_history(candidates, end=end, params=params)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -151,7 +151,7 @@ def detect_moments(*, interaction_ids: Iterable[int]) -> list[Moment]:
                     changed.append(customer_id)
                 continue
             is_new = moment is None
-            if is_new:
+            if moment is None:
                 interaction = interactions[fact.id]
                 moment = Moment(
                     customer_id=customer_id,
@@ -285,7 +285,7 @@ def detect_answer_moments(*, answers: Sequence[Answer]) -> list[Moment | None]:
         is_new = moment is None
         if is_new and not found:
             continue
-        if is_new:
+        if moment is None:
             moment = Moment(
                 customer_id=answer.customer_id,
                 source=Moment.Source.SURVEY,
@@ -321,7 +321,7 @@ def _tags_usable(tags: Iterable[MomentTag]) -> list[MomentTag]:
 def promote_interaction(
     *,
     interaction: Interaction,
-    user: AbstractBaseUser | None,
+    user: User | None,
     tags: Iterable[MomentTag] = (),
     note: str = "",
 ) -> Moment:
@@ -331,7 +331,7 @@ def promote_interaction(
     interaction = Interaction.objects.select_related("stage").get(pk=interaction.pk)
     moment = Moment.objects.select_for_update().filter(interaction=interaction).first()
     is_new = moment is None
-    if is_new:
+    if moment is None:
         moment = Moment(
             customer_id=interaction.customer_id,
             interaction=interaction,
@@ -369,7 +369,7 @@ def promote_interaction(
 
 
 @transaction.atomic
-def add_tag(*, moment: Moment, tag: MomentTag, user: AbstractBaseUser | None) -> Moment:
+def add_tag(*, moment: Moment, tag: MomentTag, user: User | None) -> Moment:
     """Put an (active) tag on a moment; adding one it already has changes nothing. A new tag
     is announced (``signals.moment_tagged``) once the transaction commits."""
     _tags_usable([tag])
@@ -384,7 +384,7 @@ def add_tag(*, moment: Moment, tag: MomentTag, user: AbstractBaseUser | None) ->
 
 
 @transaction.atomic
-def remove_tag(*, moment: Moment, tag: MomentTag, user: AbstractBaseUser | None) -> Moment:
+def remove_tag(*, moment: Moment, tag: MomentTag, user: User | None) -> Moment:
     """Take a tag off a moment (retired tags too: that is how they leave old moments)."""
     MomentTagging.objects.filter(moment=moment, tag=tag).delete()
     refresh_customer_memory(customer_id=moment.customer_id)
@@ -393,7 +393,7 @@ def remove_tag(*, moment: Moment, tag: MomentTag, user: AbstractBaseUser | None)
 
 
 @transaction.atomic
-def set_tags(*, moment: Moment, tags: Iterable[MomentTag], user: AbstractBaseUser | None) -> Moment:
+def set_tags(*, moment: Moment, tags: Iterable[MomentTag], user: User | None) -> Moment:
     """Make the moment's tags exactly ``tags``. Retired tags it already has may stay; new ones
     must be active. The tags added are announced (``signals.moment_tagged``) on commit."""
     wanted = {t.pk: t for t in tags}
@@ -409,7 +409,7 @@ def set_tags(*, moment: Moment, tags: Iterable[MomentTag], user: AbstractBaseUse
 
 
 @transaction.atomic
-def dismiss_moment(*, moment: Moment, user: AbstractBaseUser | None, reason: str) -> Moment:
+def dismiss_moment(*, moment: Moment, user: User | None, reason: str) -> Moment:
     """An agent says this is not a moment (with why). It stops counting in recall, balance and
     dashboards, and detection will not bring it back; promoting it again does."""
     moment = Moment.objects.select_for_update().get(pk=moment.pk)

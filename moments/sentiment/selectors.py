@@ -119,7 +119,9 @@ def sentiment_series(customer: Customer, *, limit: int = 200) -> list[Point]:
         .values_list("id", "occurred_at", "sentiment_score", "sentiment_label")[:limit]
     )
     rows.reverse()
-    scores = [row[2] for row in rows]
+    # Every writer sets the score with scored_at, so this drops nothing; it narrows the type.
+    scored = [(pk, at, score, label) for pk, at, score, label in rows if score is not None]
+    scores = [score for _, _, score, _ in scored]
     if not scores:
         return []
     mean = sum(scores) / len(scores)
@@ -127,7 +129,7 @@ def sentiment_series(customer: Customer, *, limit: int = 200) -> list[Point]:
     threshold = max(0.5, 1.5 * sd)
     return [
         Point(pk, occurred_at, score, label, abs(score - mean) >= threshold)
-        for pk, occurred_at, score, label in rows
+        for pk, occurred_at, score, label in scored
     ]
 
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import cast
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
@@ -25,7 +26,7 @@ from moments.models import ScoringRequest, SentimentCorrection, SentimentModel
 from moments.sentiment import selectors
 from moments.sentiment.classifier import ModelUnavailable, Score
 from moments.sentiment.loader import get_classifier
-from moments.sentiment.training import TrainConfig, train
+from moments.sentiment.training import Mode, TrainConfig, train
 from moments.signals import interactions_scored
 
 logger = logging.getLogger(__name__)
@@ -332,7 +333,9 @@ def train_sentiment_model(
     """Train the model described by the row ``model`` (kind, with_corrections), recording
     progress, then its metrics (ready) or the failure reason (failed). Not atomic on purpose:
     progress must be visible while it runs. Re-raises nothing: a failure is a status."""
-    config = TrainConfig(mode=model.kind, seed=seed, fraction=fraction, epochs=epochs)
+    # kind is a CharField limited to SentimentModel.Kind: "quick" or "full", the training modes.
+    mode = cast(Mode, model.kind)
+    config = TrainConfig(mode=mode, seed=seed, fraction=fraction, epochs=epochs)
     previous = None
     if model.with_corrections:
         config.corrections_train, config.corrections_test = selectors.correction_examples(seed=seed)
@@ -379,7 +382,7 @@ def train_sentiment_model(
 
 @transaction.atomic
 def correct_sentiment(
-    *, interaction: Interaction, label: str, user: AbstractBaseUser | None
+    *, interaction: Interaction, label: str, user: User | None
 ) -> SentimentCorrection:
     """Record an agent's label for an interaction (kept for retraining) and show it at once.
 
@@ -456,7 +459,7 @@ def ensure_sentiment_model() -> str:
 # --- Ad-hoc scoring (POST /api/v1/sentiment/), in the workers ---------------------------------
 
 
-def request_scoring(*, texts: list[str], user: AbstractBaseUser) -> ScoringRequest:
+def request_scoring(*, texts: list[str], user: User) -> ScoringRequest:
     """Store ``texts`` as a scoring request and queue it for a worker: web processes never
     load the model. Requests older than SENTIMENT_API_RESULT_HOURS go at the same time."""
     cutoff = timezone.now() - timedelta(hours=settings.SENTIMENT_API_RESULT_HOURS)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
@@ -50,7 +50,7 @@ def _skip_reasons(*, survey: Survey, customers: list[Customer], at) -> dict[int,
             .filter(customer_id__in=[c.pk for c in customers], created_at__gt=since)
             .values_list("customer_id", flat=True)
         )
-    reasons = {}
+    reasons: dict[int, str] = {}
     for customer in customers:
         if not survey.active:
             reasons[customer.pk] = Skip.INACTIVE
@@ -73,7 +73,7 @@ def _invite(
     survey: Survey,
     customer_ids: list[int],
     interaction: Interaction | None,
-    created_by: AbstractBaseUser | None,
+    created_by: User | None,
     send: bool,
 ) -> list[InviteResult]:
     """Invite a batch of customers in one transaction and a constant number of queries."""
@@ -132,7 +132,7 @@ def create_invitation(
     survey: Survey,
     customer: Customer,
     interaction: Interaction | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     send: bool = True,
 ) -> InviteResult:
     """Invite a customer to a survey, or record why not (opted out, no email, invited within
@@ -171,7 +171,7 @@ class BulkSummary:
 
 
 def bulk_invite(
-    *, survey: Survey, customers: Iterable[Customer], created_by: AbstractBaseUser | None
+    *, survey: Survey, customers: Iterable[Customer], created_by: User | None
 ) -> BulkSummary:
     """Invite many customers at once (same rules as ``create_invitation``), in one transaction
     and a constant number of queries; the emails go out from tasks. Returns how many were

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -65,7 +65,8 @@ def tag_evidence(*, since=None) -> list:
     }
     evidence = []
     for tag_id, weight in MomentTag.objects.active().values_list("pk", "weight"):
-        with_tag, without_tag = [], []
+        with_tag: list[float] = []
+        without_tag: list[float] = []
         for pk, rating in ratings.items():
             (with_tag if tag_id in tags_of_response.get(pk, ()) else without_tag).append(rating)
         evidence.append(TagEvidence(tag_id, weight, with_tag, without_tag))
@@ -105,9 +106,7 @@ def recalibrate_tags(*, since=None) -> list[TagWeightProposal]:
 
 
 @transaction.atomic
-def apply_proposals(
-    *, proposals: Iterable[TagWeightProposal], user: AbstractBaseUser | None
-) -> int:
+def apply_proposals(*, proposals: Iterable[TagWeightProposal], user: User | None) -> int:
     """Set each open proposal's tag weight (an admin's decision); returns how many applied."""
     applied = 0
     for proposal in proposals:

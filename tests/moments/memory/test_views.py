@@ -310,3 +310,14 @@ def test_error_without_javascript_comes_back_as_a_message(agent_client, interact
     assert response.status_code == 200
     assert "Select a valid choice" in response.text
     assert not Moment.objects.exists()
+
+
+def test_memory_panel_shows_each_remembered_moments_tags(agent_client, interaction, agent):
+    memory_services.promote_interaction(
+        interaction=interaction, user=agent, tags=[tag("long-wait"), tag("empathy-win")]
+    )
+    response = agent_client.get(reverse("customer-memory", args=[interaction.customer_id]))
+    assert response.status_code == 200
+    chips = response.text.split('class="memory-top"', 1)[1]
+    assert chips.count('class="moment-tag"') == 2
+    assert "Long wait" in chips
