@@ -100,7 +100,8 @@ def record_scores(
         scores=scores,
         rescored=rescored,
     )
-    for pk in set(written) & set(trajectories or {}):
+    trajectories = trajectories or {}
+    for pk in set(written) & set(trajectories):
         opening, ending = trajectories[pk]
         Conversation.objects.filter(interaction_id=pk).update(
             opening_score=opening.score, ending_score=ending.score
