@@ -37,10 +37,10 @@ class AuthTokenAdmin(admin.ModelAdmin):
     def expired(self, obj: AuthToken) -> bool:
         return obj.expiry is not None and obj.expiry <= timezone.now()
 
-    def get_form(self, request: HttpRequest, obj=None, **kwargs):
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
         if obj is None:
             kwargs["form"] = IssueTokenForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         return self.readonly_fields if obj is not None else []
