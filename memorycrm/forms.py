@@ -45,7 +45,9 @@ class TimeZoneForm(forms.Form):
 
     def __init__(self, *args, browser_zone: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["time_zone"].choices = [
+        time_zone = self.fields["time_zone"]
+        assert isinstance(time_zone, forms.ChoiceField)  # declared above (a copy per form)
+        time_zone.choices = [
             ("", f"My browser's zone ({browser_zone})"),
             *zone_choices(),
         ]

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -84,9 +85,15 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         return response
 
 
+class AuthenticatedRequest(HttpRequest):
+    """The request a @login_required view gets: its user is never anonymous."""
+
+    user: User
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
-def time_zone(request: HttpRequest) -> HttpResponse:
+def time_zone(request: AuthenticatedRequest) -> HttpResponse:
     """Pick the zone pages show times in; empty follows the browser. Saved for the user (every
     device) and for this session at once."""
     browser = timezones.zone_from(request.COOKIES.get(timezones.COOKIE))

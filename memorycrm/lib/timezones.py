@@ -37,7 +37,8 @@ class TimeZoneMiddleware:
         session = getattr(request, "session", None)
         chosen = session.get(SESSION_KEY) if session is not None else None
         zone = zone_from(chosen) or zone_from(request.COOKIES.get(COOKIE))
-        request.time_zone_source = "setting" if zone_from(chosen) else "browser"
+        # Our own attribute, read by the templates (as django-htmx sets request.htmx).
+        request.time_zone_source = "setting" if zone_from(chosen) else "browser"  # type: ignore[attr-defined]
         if zone is None:
             timezone.deactivate()
         else:
