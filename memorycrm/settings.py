@@ -366,7 +366,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Task queue (django-q2) ---------------------------------------------------------------
 # ORM broker by default (nothing else to run); Q_REDIS_URL=redis://… switches to Redis.
-Q_CLUSTER = {
+Q_CLUSTER: dict[str, Any] = {
     "name": "memorycrm",
     "workers": env_int("Q_WORKERS", 2),
     "recycle": 500,
