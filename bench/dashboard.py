@@ -9,7 +9,7 @@ rebuild's cost). On each, for all moments and for the last 90 days' negative one
 interleaved in the same run:
 
 * ORM: the heatmap as the page and the API compute it for a manager
-  (`moments.memory.selectors.journey_heatmap`: stages, tags, one GROUP BY over the rollup);
+  (`moments.memory.selectors_journey.journey_heatmap`: stages, tags, one GROUP BY over the rollup);
 * raw SQL over the rollup: the same three statements by hand on one cursor (stages, the
   stage x tag aggregate over the same rollup rows, tags), built into what the page needs, as
   the selector builds it: stage and tag instances (the template reads their names, colours,
@@ -283,7 +283,7 @@ def raw_heatmap(using: str, flt, *, over: str):
 
     from customers.models import JourneyStage
     from memorycrm.lib.rawrows import ModelColumns
-    from moments.memory import selectors
+    from moments.memory import selectors_journey
     from moments.models import MomentTag
 
     if over == "moments":
@@ -303,7 +303,7 @@ def raw_heatmap(using: str, flt, *, over: str):
         stages = [stage_columns.load(row, 0, connection, using) for row in cursor.fetchall()]
         cursor.execute(aggregate, params)
         cells = {
-            (s, t): selectors.Cell(s, t, n, (i or 0.0) / n, (r or 0.0) / n)
+            (s, t): selectors_journey.Cell(s, t, n, (i or 0.0) / n, (r or 0.0) / n)
             for s, t, n, i, r in cursor.fetchall()
         }
         cursor.execute(
@@ -316,7 +316,7 @@ def raw_heatmap(using: str, flt, *, over: str):
             for tag in (tag_columns.load(row, 0, connection, using) for row in cursor.fetchall())
             if tag.active or tag.pk in used
         ]
-    return selectors.Heatmap(stages=stages, tags=tags, cells=cells, filter=flt)
+    return selectors_journey.Heatmap(stages=stages, tags=tags, cells=cells, filter=flt)
 
 
 def check_same(orm, raw) -> None:
@@ -414,7 +414,7 @@ def main(argv: list[str]) -> int:
     from django.urls import reverse
 
     from moments.memory import rollup as memory_rollup
-    from moments.memory import selectors
+    from moments.memory import selectors_journey
     from moments.models import JourneyRollup
 
     print(f"bench dashboard on {where}")
@@ -431,8 +431,8 @@ def main(argv: list[str]) -> int:
         _setup.analyze(alias)
 
     filters = {
-        "all moments": selectors.HeatmapFilter(),
-        "last 90 days, negative": selectors.HeatmapFilter(
+        "all moments": selectors_journey.HeatmapFilter(),
+        "last 90 days, negative": selectors_journey.HeatmapFilter(
             date_from=date.today() - timedelta(days=90), polarity="negative"
         ),
     }
@@ -445,12 +445,12 @@ def main(argv: list[str]) -> int:
         client = Client()
         client.force_login(user)
         for label, flt in filters.items():
-            heatmap = selectors.journey_heatmap(flt, user=user)
+            heatmap = selectors_journey.journey_heatmap(flt, user=user)
             check_same(heatmap, raw_heatmap(alias, flt, over="moments"))
             check_same(heatmap, raw_heatmap(alias, flt, over="rollup"))
 
             def orm(flt=flt, user=user):
-                return selectors.journey_heatmap(flt, user=user)
+                return selectors_journey.journey_heatmap(flt, user=user)
 
             def raw(flt=flt, alias=alias):
                 return raw_heatmap(alias, flt, over="moments")

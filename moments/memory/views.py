@@ -20,7 +20,7 @@ from customers.access import get_customer_for_user, interactions_visible_to
 from customers.models import Customer, Interaction, JourneyStage
 from memorycrm.lib import charts
 from moments.access import get_moment_for_user
-from moments.memory import selectors, services
+from moments.memory import selectors, selectors_journey, services
 from moments.memory.forms import DismissForm, HeatmapFilterForm, PromoteForm, TagForm
 from moments.models import Moment, MomentTag
 
@@ -225,15 +225,15 @@ def _changed_items(request: HttpRequest, customer: Customer) -> list[Interaction
     return [i for i in interactions if selectors.item_version(i, moments.get(i.pk)) != shown[i.pk]]
 
 
-def _filter(request: HttpRequest) -> tuple[HeatmapFilterForm, selectors.HeatmapFilter]:
+def _filter(request: HttpRequest) -> tuple[HeatmapFilterForm, selectors_journey.HeatmapFilter]:
     form = HeatmapFilterForm(request.GET or None)
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
-        flt = selectors.HeatmapFilter(
+        flt = selectors_journey.HeatmapFilter(
             date_from=data["date_from"], date_to=data["date_to"], polarity=data["polarity"]
         )
     else:
-        flt = selectors.HeatmapFilter()
+        flt = selectors_journey.HeatmapFilter()
     return form, flt
 
 
@@ -244,10 +244,10 @@ def journey_map(request: HttpRequest) -> HttpResponse:
     """Stage x tag heatmap, moments per week by polarity and the memory-at-risk list. From
     HTMX (filter change), all three (the filter's dates move the trend's weeks too)."""
     form, flt = _filter(request)
-    trend = selectors.moments_per_week(flt, user=request.user)
+    trend = selectors_journey.moments_per_week(flt, user=request.user)
     context = {
         "form": form,
-        "heatmap": selectors.journey_heatmap(flt, user=request.user),
+        "heatmap": selectors_journey.journey_heatmap(flt, user=request.user),
         "trend": trend,
         "trend_chart": charts.stacked_columns(
             [(week.strftime("%d %b"), counts) for week, counts in trend.weeks],
@@ -272,7 +272,7 @@ def journey_cell(request: HttpRequest, stage_pk: int, tag_pk: int = 0) -> HttpRe
     context = {
         "stage": stage,
         "tag": tag,
-        "moments": selectors.cell_moments(request.user, stage=stage, tag=tag, flt=flt),
+        "moments": selectors_journey.cell_moments(request.user, stage=stage, tag=tag, flt=flt),
         "form": form,
     }
     template = "moments/journey_cell.html"

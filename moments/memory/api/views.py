@@ -19,7 +19,7 @@ from customers.access import get_customer_for_user, interactions_visible_to
 from customers.models import Customer
 from memorycrm.lib.api import MethodBeforePermissionMixin, StableOrderingFilter, needs
 from moments.access import moments_visible_to
-from moments.memory import selectors, services
+from moments.memory import selectors, selectors_journey, services
 from moments.memory.api.filters import MomentFilter
 from moments.memory.api.serializers import (
     DismissSerializer,
@@ -163,9 +163,9 @@ class JourneyHeatmapViewSet(viewsets.ViewSet):
         query = HeatmapQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        flt = selectors.HeatmapFilter(
+        flt = selectors_journey.HeatmapFilter(
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
             polarity=data.get("polarity", ""),
         )
-        return Response(selectors.journey_heatmap(flt, user=request.user).as_dict())
+        return Response(selectors_journey.journey_heatmap(flt, user=request.user).as_dict())

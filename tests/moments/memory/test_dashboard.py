@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from moments.memory import selectors as memory_selectors
+from moments.memory import selectors_journey
 from moments.memory import services as memory_services
 from moments.models import CustomerMemory
 from tests.factories import CustomerFactory, UserFactory
@@ -37,7 +38,7 @@ def test_heatmap_counts_and_impacts_by_stage_and_tag(manager, manager_client):
     _moment(body="Charged twice", stage=stage("complaint"))
     _moment(body="Overcharged again", stage=stage("complaint"))
     _moment(score=0.95, stage=stage("delivery"))
-    heatmap = memory_selectors.journey_heatmap(memory_selectors.HeatmapFilter(), user=manager)
+    heatmap = selectors_journey.journey_heatmap(selectors_journey.HeatmapFilter(), user=manager)
     cell = heatmap.cell(stage("complaint").pk, tag("billing-shock").pk)
     assert cell.count == 2
     assert cell.mean_impact < 0
@@ -53,18 +54,18 @@ def test_heatmap_counts_and_impacts_by_stage_and_tag(manager, manager_client):
 def test_dismissed_moments_are_not_counted(agent, manager):
     moment = _moment(body="Charged twice", stage=stage("complaint"))
     memory_services.dismiss_moment(moment=moment, user=agent, reason="test call")
-    heatmap = memory_selectors.journey_heatmap(memory_selectors.HeatmapFilter(), user=manager)
+    heatmap = selectors_journey.journey_heatmap(selectors_journey.HeatmapFilter(), user=manager)
     assert heatmap.cells == {}
 
 
 def test_filter_by_polarity_and_dates(manager, manager_client):
     _moment(body="Charged twice", stage=stage("complaint"), days_ago=40)
     _moment(score=0.95, stage=stage("complaint"), days_ago=1)
-    flt = memory_selectors.HeatmapFilter(polarity="positive")
-    heatmap = memory_selectors.journey_heatmap(flt, user=manager)
+    flt = selectors_journey.HeatmapFilter(polarity="positive")
+    heatmap = selectors_journey.journey_heatmap(flt, user=manager)
     assert [c.count for c in heatmap.cells.values()] == [1]
-    flt = memory_selectors.HeatmapFilter(date_to=date.today() - timedelta(days=30))
-    cells = memory_selectors.journey_heatmap(flt, user=manager).cells
+    flt = selectors_journey.HeatmapFilter(date_to=date.today() - timedelta(days=30))
+    cells = selectors_journey.journey_heatmap(flt, user=manager).cells
     assert list(cells) == [(stage("complaint").pk, tag("billing-shock").pk)]
     response = manager_client.get(URL, {"polarity": "positive"}, **HTMX)
     assert response.status_code == 200
@@ -135,9 +136,9 @@ def test_heatmap_counts_only_the_customers_an_agent_may_see(client, owned_visibi
     _moment(CustomerFactory(), score=0.95, stage=stage("delivery"))  # nobody's
     key = (stage("complaint").pk, tag("billing-shock").pk)
 
-    theirs = memory_selectors.journey_heatmap(memory_selectors.HeatmapFilter(), user=user)
+    theirs = selectors_journey.journey_heatmap(selectors_journey.HeatmapFilter(), user=user)
     assert {k: c.count for k, c in theirs.cells.items()} == {key: 1}
-    everyone = memory_selectors.journey_heatmap(memory_selectors.HeatmapFilter(), user=manager)
+    everyone = selectors_journey.journey_heatmap(selectors_journey.HeatmapFilter(), user=manager)
     assert everyone.cells[key].count == 4
     assert everyone.cell(stage("delivery").pk, None).count == 1
     api = APIClient()
@@ -153,14 +154,14 @@ def test_heatmap_counts_only_the_customers_an_agent_may_see(client, owned_visibi
 def test_heatmap_with_owned_visibility_off_shows_agents_everything(client, manager):
     user = _dashboard_agent(client)
     _moment(CustomerFactory(owner=UserFactory(role="Agent")), body="Charged twice")
-    heatmap = memory_selectors.journey_heatmap(memory_selectors.HeatmapFilter(), user=user)
+    heatmap = selectors_journey.journey_heatmap(selectors_journey.HeatmapFilter(), user=user)
     assert sum(c.count for c in heatmap.cells.values()) == 1
 
 
 def test_heatmap_is_empty_for_someone_who_sees_no_customer(manager):
     _moment(body="Charged twice")
     nobody = UserFactory()  # no role: sees no customer
-    heatmap = memory_selectors.journey_heatmap(memory_selectors.HeatmapFilter(), user=nobody)
+    heatmap = selectors_journey.journey_heatmap(selectors_journey.HeatmapFilter(), user=nobody)
     assert heatmap.cells == {}
 
 
@@ -250,10 +251,10 @@ def test_memory_at_risk_is_scoped_to_visible_customers(owned_visibility):
 def test_cell_lists_the_strongest_moments_first(manager):
     weak = _moment(score=-0.65, body="Charged twice", stage=stage("complaint"))
     strong = _moment(score=-0.99, body="Charged twice", stage=stage("complaint"))
-    moments = memory_selectors.cell_moments(
+    moments = selectors_journey.cell_moments(
         manager,
         stage=stage("complaint"),
         tag=tag("billing-shock"),
-        flt=memory_selectors.HeatmapFilter(),
+        flt=selectors_journey.HeatmapFilter(),
     )
     assert [m.pk for m in moments] == [strong.pk, weak.pk]

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from memorycrm.lib import charts
-from moments.memory import selectors
+from moments.memory import selectors_journey
 from moments.memory import services as memory_services
 from moments.models import Moment
 from tests.factories import CustomerFactory
@@ -44,8 +44,8 @@ def test_moments_per_week_counts_each_polarity_once_per_moment(manager):
     _moment(score=0.95, when=_at(monday) + timedelta(days=7, hours=1), stage=stage("delivery"))
     dismissed = _moment(when=_at(monday) + timedelta(days=2), stage=stage("complaint"))
     Moment.objects.filter(pk=dismissed.pk).update(dismissed=True, dismissed_reason="Not one")
-    flt = selectors.HeatmapFilter(date_to=monday + timedelta(days=13))
-    trend = selectors.moments_per_week(flt, user=manager, weeks=3)
+    flt = selectors_journey.HeatmapFilter(date_to=monday + timedelta(days=13))
+    trend = selectors_journey.moments_per_week(flt, user=manager, weeks=3)
     assert trend.weeks == [
         (monday - timedelta(weeks=1), {}),
         (monday, {"negative": 2}),
@@ -60,7 +60,7 @@ def test_cells_have_a_colour_band_and_a_sentence(manager):
     for _ in range(2):
         _moment(stage=stage("complaint"))
     _moment(score=0.95, stage=stage("delivery"), body="Arrived early")
-    heatmap = selectors.journey_heatmap(selectors.HeatmapFilter(), user=manager)
+    heatmap = selectors_journey.journey_heatmap(selectors_journey.HeatmapFilter(), user=manager)
     shown = {(row["stage"].slug, c["cell"].tag_id): c for row in heatmap.rows for c in row["cells"]}
     complaint = shown[("complaint", tag("billing-shock").pk)]
     assert complaint["tone"] == "strong-negative"
@@ -122,7 +122,7 @@ def test_stacked_columns_scale_to_a_round_top():
 
 def test_the_busiest_tags_come_first_on_the_page(manager):
     _moment(stage=stage("complaint"))
-    heatmap = selectors.journey_heatmap(selectors.HeatmapFilter(), user=manager)
+    heatmap = selectors_journey.journey_heatmap(selectors_journey.HeatmapFilter(), user=manager)
     assert heatmap.columns[0] == tag("billing-shock")
     assert heatmap.rows[0]["cells"][0]["cell"].tag_id == tag("billing-shock").pk
     assert sorted(t.pk for t in heatmap.columns) == sorted(t.pk for t in heatmap.tags)

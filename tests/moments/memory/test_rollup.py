@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from moments.memory import rollup as memory_rollup
-from moments.memory import selectors as memory_selectors
+from moments.memory import selectors_journey
 from moments.memory import services as memory_services
 from moments.memory import tasks as memory_tasks
 from moments.models import JourneyRollup, Moment, MomentTagging
@@ -238,8 +238,8 @@ def test_days_are_time_zone_days(settings, manager):
         date(2025, 3, 4),
     ]
     assert_consistent()
-    only_4th = memory_selectors.HeatmapFilter(date_from=date(2025, 3, 4), date_to=date(2025, 3, 4))
-    heatmap = memory_selectors.journey_heatmap(only_4th, user=manager)
+    only_4th = selectors_journey.HeatmapFilter(date_from=date(2025, 3, 4), date_to=date(2025, 3, 4))
+    heatmap = selectors_journey.journey_heatmap(only_4th, user=manager)
     assert sum(c.count for c in heatmap.cells.values()) == 1
 
 
@@ -259,17 +259,17 @@ def test_heatmap_from_the_rollup_equals_the_live_aggregate(manager, agent):
         interaction=_interaction(score=0.0), user=agent, tags=[tag("empathy-win")]
     )
     for flt in [
-        memory_selectors.HeatmapFilter(),
-        memory_selectors.HeatmapFilter(polarity="negative"),
-        memory_selectors.HeatmapFilter(date_from=date.today() - timedelta(days=90)),
-        memory_selectors.HeatmapFilter(
+        selectors_journey.HeatmapFilter(),
+        selectors_journey.HeatmapFilter(polarity="negative"),
+        selectors_journey.HeatmapFilter(date_from=date.today() - timedelta(days=90)),
+        selectors_journey.HeatmapFilter(
             date_from=date.today() - timedelta(days=100),
             date_to=date.today() - timedelta(days=30),
             polarity="positive",
         ),
     ]:
         live = _live_cells(flt)
-        cells = memory_selectors.journey_heatmap(flt, user=manager).cells
+        cells = selectors_journey.journey_heatmap(flt, user=manager).cells
         assert set(cells) == set(live)
         for key, cell in cells.items():
             count, mean, remembered = live[key]
