@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.contrib.contenttypes.fields import GenericForeignKey
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import Q
@@ -390,119 +389,14 @@ class ImportJob(models.Model):
         return self.status in {self.Status.DONE, self.Status.FAILED}
 
 
-class Conversation(models.Model):
-    """The transcript behind a chat or call interaction (customers.channels.conversations).
-
-    The interaction's body holds only the customer's turns, so sentiment reads only the
-    customer's words; the full exchange (agents' turns included) is kept here for the timeline.
-    ``opening_score`` and ``ending_score`` are the sentiment of the first and the last customer
-    turn (the trajectory), written by the scoring pipeline with the interaction's own score.
-    """
-
-    class Speaker(models.TextChoices):
-        CUSTOMER = "customer", "Customer"
-        AGENT = "agent", "Agent"
-
-    interaction = models.OneToOneField(
-        Interaction, on_delete=models.CASCADE, primary_key=True, related_name="conversation"
-    )
-    started_at = models.DateTimeField()
-    ended_at = models.DateTimeField()
-    # [{"speaker": "customer" | "agent", "text": "…"}, …] in the order spoken (capped in size).
-    turns = models.JSONField(default=list)
-    # The integrator's own fields (queue, recording URL, …), shown to staff, never scored.
-    metadata = models.JSONField(default=dict, blank=True)
-    opening_score = models.FloatField(null=True, blank=True)
-    ending_score = models.FloatField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(ended_at__gte=models.F("started_at")),
-                name="conversation_ends_after_start",
-            ),
-            models.CheckConstraint(
-                condition=Q(opening_score__isnull=True)
-                | (Q(opening_score__gte=-1) & Q(opening_score__lte=1)),
-                name="conversation_opening_score_range",
-            ),
-            models.CheckConstraint(
-                condition=Q(ending_score__isnull=True)
-                | (Q(ending_score__gte=-1) & Q(ending_score__lte=1)),
-                name="conversation_ending_score_range",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"Conversation {self.interaction_id} ({len(self.turns)} turns)"
-
-    def customer_turns(self) -> list[str]:
-        return [t["text"] for t in self.turns if t.get("speaker") == self.Speaker.CUSTOMER]
-
-    @property
-    def trajectory(self) -> str:
-        """ "negative → positive" once scored, else ""."""
-        if self.opening_score is None or self.ending_score is None:
-            return ""
-        return f"{polarity(self.opening_score)} → {polarity(self.ending_score)}"
-
-
-def polarity(score: float) -> str:
-    band = settings.MEMORY_NEUTRAL_BAND
-    return "positive" if score >= band else "negative" if score <= -band else "neutral"
-
-
-class OutboundEmail(models.Model):
-    """An email MemoryCRM sent to a customer, by its Message-ID, so that a reply can be linked
-    to what it answers (customers.channels.threading.find_outbound).
-
-    ``about`` is whatever the email is about (an intervention, a survey invitation, …), as a
-    generic relation: customers cannot name the apps to its right. (Not to be confused with
-    interventions.OutboundEmail, the at-most-once send log of intervention emails.)
-    """
-
-    class Kind(models.TextChoices):
-        INTERVENTION = "intervention", "Intervention email"
-        SURVEY_INVITATION = "survey_invitation", "Survey invitation"
-        SURVEY_REMINDER = "survey_reminder", "Survey reminder"
-        OTHER = "other", "Other"
-
-    message_id = models.CharField(
-        max_length=255, unique=True, help_text="With its <angle brackets>."
-    )
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="outbound_emails")
-    interaction = models.ForeignKey(
-        Interaction,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="outbound_emails",
-        help_text="The interaction the email is about, if any.",
-    )
-    kind = models.CharField(max_length=24, choices=Kind.choices, default=Kind.OTHER)
-    about_type = models.ForeignKey(
-        "contenttypes.ContentType",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-    )
-    about_id = models.PositiveBigIntegerField(null=True, blank=True)
-    about = GenericForeignKey("about_type", "about_id")
-    to = models.EmailField(max_length=254)
-    subject = models.CharField(max_length=300, blank=True)
-    sent_at = models.DateTimeField(default=now)
-
-    class Meta:
-        ordering = ["-sent_at", "-id"]
-        indexes = [models.Index(fields=["about_type", "about_id"], name="outbound_email_about")]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.message_id} → {self.to}"
-
-
-# Email in (customers/channels): models of this app, kept in their own module.
-from customers.channels.models import InboundEmail, Mailbox  # noqa: E402
+# The channels' models (customers/channels: transcripts, email in, emails sent for threading),
+# models of this app kept in their own module.
+from customers.channels.models import (  # noqa: E402
+    Conversation,
+    InboundEmail,
+    Mailbox,
+    OutboundEmail,
+)
 
 __all__ = [
     "SENTIMENT_FIELDS",
