@@ -2,7 +2,7 @@ from django import forms
 
 from customers.models import Interaction, JourneyStage
 from surveys.models import Survey
-from surveys.selectors import ReportFilters
+from surveys.selectors_report import ReportFilters
 
 
 class AnswerForm(forms.Form):

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from customers.access import customers_visible_to
 from memorycrm.lib import charts
-from surveys import access, forecast, ratelimit, selectors, services
+from surveys import access, forecast, ratelimit, selectors, selectors_report, services
 from surveys.forms import AnswerForm, BulkInviteForm, ReportFilterForm
 from surveys.models import Invitation
 
@@ -271,14 +271,14 @@ def report(request: HttpRequest) -> HttpResponse:
     page = (form.cleaned_data.get("page") if form.is_valid() else None) or 1
     offset = (page - 1) * REPORT_PAGE_SIZE
     rows = list(
-        selectors.report_rows(request.user, filters).prefetch_related("moments__interaction")[
-            offset : offset + REPORT_PAGE_SIZE + 1
-        ]
+        selectors_report.report_rows(request.user, filters).prefetch_related(
+            "moments__interaction"
+        )[offset : offset + REPORT_PAGE_SIZE + 1]
     )
     gaps = selectors.memory_gaps(rows[:REPORT_PAGE_SIZE])
     query = request.GET.copy()
     query.pop("page", None)
-    data = selectors.report(request.user, filters)
+    data = selectors_report.report(request.user, filters)
     context = {
         "form": form,
         "data": data,
@@ -327,7 +327,7 @@ def _csv_cell(value) -> str:
 def report_csv(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered answers as CSV, streamed in chunks (constant memory whatever the size)."""
     filters = ReportFilterForm(request.GET).filters()
-    rows = selectors.report_rows(request.user, filters)
+    rows = selectors_report.report_rows(request.user, filters)
     writer = csv.writer(_Echo())
 
     def lines():

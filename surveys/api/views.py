@@ -21,7 +21,7 @@ from memorycrm.lib.api import (
     MethodBeforePermissionMixin,
     StableOrderingFilter,
 )
-from surveys import forecast, selectors, services
+from surveys import forecast, selectors_report, services
 from surveys.access import invitations_visible_to, responses_visible_to
 from surveys.api.serializers import (
     ForecastQualitySerializer,
@@ -163,7 +163,7 @@ class SurveyReportViewSet(viewsets.ViewSet):
         form = ReportFilterForm(request.query_params)
         if not form.is_valid():
             return APIResponse(form.errors, status=status.HTTP_400_BAD_REQUEST)
-        return APIResponse(selectors.report(request.user, form.filters()))
+        return APIResponse(selectors_report.report(request.user, form.filters()))
 
 
 class OneObjectSchema(AutoSchema):

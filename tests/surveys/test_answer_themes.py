@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from moments.models import Moment, MomentTag, MomentTagging, TagCategory
-from surveys import selectors, services
+from surveys import selectors_report, services
 from surveys.models import Response, Survey
 from tests.factories import CustomerFactory, InteractionFactory
 
@@ -68,7 +68,7 @@ def own_moment(response: Response) -> Moment:
 
 
 def themes() -> dict[str, dict]:
-    rows = selectors.stage_themes(Response.objects.all())
+    rows = selectors_report.stage_themes(Response.objects.all())
     return {t["tag"]: t for stage in rows for t in stage["themes"]}
 
 
