@@ -331,7 +331,8 @@ def read_back(api: Api, journeys: list[Journey]) -> dict[int, Moment]:
         scored = {r["id"]: r for r in rows}
         for item in journey.items:
             row = scored[item.id]
-            if row["scored_at"] is None:
+            # Agents' replies and notes are never scored (customer words only): "not_scored".
+            if row["sentiment_state"] == "pending":
                 raise BenchError(f"interaction {item.key} was never scored (the model?)")
             item.score, item.confidence = row["sentiment_score"], row["sentiment_confidence"]
         for m in api.get_all("/api/v1/moments/", {"customer": journey.id, "dismissed": "false"}):
@@ -438,12 +439,19 @@ def figures(name: str, journeys: list[Journey], detected: set[int], top_of) -> F
     return f
 
 
+def _score(item: Item) -> str:
+    if item.score is None:
+        return "not scored (agent)"
+    return f"score {item.score:+.2f} x {item.confidence:.2f}"
+
+
 def naive_detection(journeys: list[Journey]) -> tuple[set[int], dict[str, int | None]]:
-    """Every scored interaction with |score| >= 0.6; each customer's top: the strongest."""
+    """Every scored interaction (the customer's own words) with |score| >= 0.6; each
+    customer's top: the strongest."""
     detected: set[int] = set()
     top: dict[str, int | None] = {}
     for journey in journeys:
-        hits = [i for i in journey.items if abs(i.score) >= NAIVE_THRESHOLD]
+        hits = [i for i in journey.items if i.score is not None and abs(i.score) >= NAIVE_THRESHOLD]
         detected |= {i.id for i in hits}
         best = max(hits, key=lambda i: (abs(i.score), i.occurred_at), default=None)
         top[journey.key] = best.id if best else None
@@ -583,7 +591,7 @@ def report(args, header, journeys, moments, shift, model_version, tasks, tagged)
             text = " ".join(f"{item.subject} {item.body}".split())[:90]
             print(
                 f"  {what:14} {item.key:7} {item.direction:8} {item.stage or '-':10} "
-                f"score {item.score:+.2f} x {item.confidence:.2f}  [{why}]  {text}"
+                f"{_score(item)}  [{why}]  {text}"
             )
         for journey in journeys:
             top = by_id.get(journey.top[0]).key if journey.top else "-"

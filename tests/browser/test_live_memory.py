@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from moments.memory import services as memory_services
 from moments.models import Moment
 from tests.browser.helpers import login, open_item_menu
-from tests.browser.test_journey import WAIT, cluster  # noqa: F401  (fixture)
+from tests.browser.test_journey import WAIT, cluster, web  # noqa: F401  (fixtures)
 from tests.moments.factories import ScoredInteractionFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from customers.channels.threading import send_threaded
 from customers.models import InboundEmail, OutboundEmail
 from tests.browser.helpers import login
-from tests.browser.test_journey import WAIT, cluster  # noqa: F401  (fixture)
+from tests.browser.test_journey import WAIT, cluster, web  # noqa: F401  (fixtures)
 from tests.channels.mail import make_email
 from tests.channels.test_webhooks import KEY, MAILGUN, mailgun_fields
 
