@@ -5,6 +5,7 @@ unreachable one is a closed port."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -197,3 +198,15 @@ def test_the_procfile_names_each_process(process):
     command = lines[process]
     expected = {"web": "gunicorn memorycrm.wsgi", "worker": "manage.py qcluster"}
     assert expected.get(process, "manage.py migrate") in command
+
+
+def test_the_release_step_sets_up_what_make_run_sets_up():
+    """Every schedule `make run` ensures on one box, the Procfile's release step ensures on
+    many hosts (email polling was missing from it once)."""
+    makefile = (ROOT / "Makefile").read_text()
+    run_recipe = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    wanted = set(re.findall(r"manage\.py ((?:ensure|setup)_\w+)", run_recipe))
+    release = next(
+        line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("release:")
+    )
+    assert wanted and wanted <= set(re.findall(r"manage\.py (\w+)", release))
