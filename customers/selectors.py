@@ -11,10 +11,18 @@ from memorycrm.lib import keyset
 
 
 def customer_page(*, user: User, query: str = "", cursor: str | None = None) -> keyset.Page:
-    """A page of the customers the user may see, matching `query`, ordered by name."""
-    customers = customers_visible_to(user).search(query).select_related("owner")
+    """A page of the customers the user may see, matching `query`, ordered by name.
+
+    The page's ids are found first, walking the (name, id) index, which holds what a search
+    looks in: a common term ("smith") matches within the index and the table is read only for
+    the page's rows (see customers.models.SearchText)."""
     return keyset.paginate(
-        customers, field="name", descending=False, cursor=cursor, size=settings.CUSTOMER_PAGE_SIZE
+        customers_visible_to(user).search(query),
+        field="name",
+        descending=False,
+        cursor=cursor,
+        size=settings.CUSTOMER_PAGE_SIZE,
+        rows=Customer.objects.select_related("owner"),
     )
 
 

@@ -42,12 +42,22 @@ def decode(cursor: str) -> tuple[Any, int] | None:
 
 
 def paginate(
-    queryset: QuerySet, *, field: str, descending: bool, cursor: str | None, size: int
+    queryset: QuerySet,
+    *,
+    field: str,
+    descending: bool,
+    cursor: str | None,
+    size: int,
+    rows: QuerySet | None = None,
 ) -> Page:
     """One page of `queryset` ordered by (`field`, id) after `cursor`.
 
     The condition is written as `field <= v AND (field < v OR id < pk)` (for descending) so the
     database can seek on the (…, field, id) index with the first half and only filter ties.
+
+    With `rows`, a late row lookup: `queryset` only finds the page's ids (an index-only scan
+    when an index holds the columns it filters on, however many entries it passes), and the
+    page is read from `rows` by id, in the same query (`rows` brings the joins).
     """
     key = decode(cursor or "")
     if key is not None:
@@ -61,7 +71,11 @@ def paginate(
                 Q(**{f"{field}__gt": value}) | Q(id__gt=pk)
             )
     prefix = "-" if descending else ""
-    rows = list(queryset.order_by(f"{prefix}{field}", f"{prefix}id")[: size + 1])
-    items, more = rows[:size], len(rows) > size
+    order = (f"{prefix}{field}", f"{prefix}id")
+    page = queryset.order_by(*order)[: size + 1]
+    if rows is not None:
+        page = rows.filter(pk__in=page.values("pk")).order_by(*order)
+    found = list(page)
+    items, more = found[:size], len(found) > size
     next_cursor = encode(getattr(items[-1], field), items[-1].pk) if more else None
     return Page(items=items, next_cursor=next_cursor)
