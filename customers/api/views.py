@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import Cursor, CursorPagination, PageNumberPagination
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,9 +33,13 @@ from customers.api.serializers import (
 from customers.channels import conversations
 from customers.models import Customer, Interaction, JourneyStage
 from memorycrm.lib.api import MethodBeforePermissionMixin, StableOrderingFilter, needs
+from memorycrm.lib.pagination import CappedCountPagination
 
 
-class CustomerPagination(PageNumberPagination):
+class CustomerPagination(CappedCountPagination):
+    """Page numbers, with a count that stays cheap at a million customers
+    (memorycrm.lib.pagination)."""
+
     page_size_query_param = "page_size"
     max_page_size = 200
 
@@ -81,7 +85,13 @@ class ErasedSerializer(serializers.Serializer):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List customers (search, filter, order)"),
+    list=extend_schema(
+        summary="List customers (search, filter, order)",
+        description="Pages by number (`page`, `page_size` up to 200). `count` is exact up to "
+        "1,000 customers; beyond, it is PostgreSQL's estimate for the list without filters "
+        "and 1,000 (a lower bound) for a filtered one, and `count_exact` is false. `next` "
+        "is given whenever another page exists; `page=last` counts exactly.",
+    ),
     retrieve=extend_schema(summary="Get a customer"),
     create=extend_schema(summary="Create a customer"),
     update=extend_schema(summary="Replace a customer's editable fields"),

@@ -31,6 +31,10 @@ def names(response) -> list[str]:
     return [row["name"] for row in response.json()["results"]]
 
 
+def names_of(body: dict) -> list[str]:
+    return [row["name"] for row in body["results"]]
+
+
 def ids(response) -> list[int]:
     return [row["id"] for row in response.json()["results"]]
 
@@ -83,6 +87,7 @@ def test_customer_list_returns_customers_in_name_order(agent_api):
     response = agent_api.get(CUSTOMERS)
     assert response.status_code == 200
     assert response.json()["count"] == 2
+    assert response.json()["count_exact"] is True
     assert names(response) == ["Ada", "Zed"]
 
 
@@ -97,6 +102,92 @@ def test_customer_list_is_paginated_by_page_number(agent_api):
 
 def test_customer_list_page_out_of_range_is_404(agent_api, customer):
     assert agent_api.get(CUSTOMERS, {"page": 99}).status_code == 404
+
+
+# --- Customers: a count that stays cheap (memorycrm/lib/pagination.py) -------------------------
+
+needs_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the estimate is PostgreSQL's (SQLite counts)"
+)
+
+
+@pytest.fixture
+def count_limit(monkeypatch):
+    """Counting stops at 3 customers instead of 1,000."""
+    from customers.api.views import CustomerPagination
+
+    monkeypatch.setattr(CustomerPagination, "count_limit", 3)
+    return 3
+
+
+def analyze_customers() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE customers_customer")
+
+
+def test_customer_list_count_is_exact_up_to_the_limit(agent_api, count_limit):
+    CustomerFactory.create_batch(3)
+    body = agent_api.get(CUSTOMERS).json()
+    assert (body["count"], body["count_exact"]) == (3, True)
+
+
+@needs_postgresql
+def test_customer_list_count_beyond_the_limit_is_postgresqls_estimate(agent_api, count_limit):
+    CustomerFactory.create_batch(7)
+    analyze_customers()  # the table's statistics: 7 rows
+    CustomerFactory.create_batch(2)  # not counted yet: an estimate, not a count
+    body = agent_api.get(CUSTOMERS, {"page_size": 4}).json()
+    assert (body["count"], body["count_exact"]) == (7, False)
+    assert len(body["results"]) == 4
+    assert "page=2" in body["next"]
+
+
+@needs_postgresql
+def test_filtered_customer_list_beyond_the_limit_counts_up_to_it(agent_api, count_limit):
+    for n in range(5):
+        CustomerFactory(name=f"Smith {n}")
+    CustomerFactory(name="Jones")
+    analyze_customers()
+    body = agent_api.get(CUSTOMERS, {"search": "smith"}).json()
+    assert (body["count"], body["count_exact"]) == (3, False)  # at least 3
+    assert names_of(body) == [f"Smith {n}" for n in range(5)]
+
+
+def test_customer_pages_beyond_the_count_limit_follow_next_to_the_end(agent_api, count_limit):
+    CustomerFactory.create_batch(7)
+    analyze_customers()
+    expected = list(Customer.objects.order_by("name", "id").values_list("id", flat=True))
+    seen, url = [], f"{CUSTOMERS}?page_size=2"
+    while url:
+        body = agent_api.get(url).json()
+        seen += [row["id"] for row in body["results"]]
+        url = body["next"]
+    assert seen == expected
+    assert agent_api.get(CUSTOMERS, {"page_size": 2, "page": 5}).status_code == 404
+
+
+def test_a_huge_page_number_beyond_an_estimated_count_is_a_404(agent_api, count_limit):
+    CustomerFactory.create_batch(5)
+    analyze_customers()
+    assert agent_api.get(CUSTOMERS, {"page": "9" * 30}).status_code == 404
+    assert agent_api.get(CUSTOMERS, {"search": "a", "page": "9" * 30}).status_code == 404
+
+
+def test_customer_list_last_page_is_the_real_last_page(agent_api, count_limit):
+    CustomerFactory.create_batch(7)
+    analyze_customers()
+    CustomerFactory.create_batch(2)  # 9 customers; the estimate still says 7
+    body = agent_api.get(CUSTOMERS, {"page_size": 2, "page": "last"}).json()
+    assert len(body["results"]) == 1
+    assert body["next"] is None
+
+
+def test_customer_list_count_is_one_query_however_many_customers(session_api, agent, count_limit):
+    CustomerFactory.create_batch(2, owner=agent)
+    small = count_queries(session_api, CUSTOMERS)
+    CustomerFactory.create_batch(20, owner=agent)
+    analyze_customers()
+    assert count_queries(session_api, CUSTOMERS) == small
 
 
 def test_customer_retrieve(agent_api, customer):
