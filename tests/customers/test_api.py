@@ -145,8 +145,8 @@ def test_customer_list_count_beyond_the_limit_is_postgresqls_estimate(agent_api,
 @needs_postgresql
 def test_filtered_customer_list_beyond_the_limit_counts_up_to_it(agent_api, count_limit):
     for n in range(5):
-        CustomerFactory(name=f"Smith {n}")
-    CustomerFactory(name="Jones")
+        CustomerFactory(name=f"Smith {n}", email=f"s{n}@example.com", company="Acme")
+    CustomerFactory(name="Jones", email="j@example.com", company="Acme")
     analyze_customers()
     body = agent_api.get(CUSTOMERS, {"search": "smith"}).json()
     assert (body["count"], body["count_exact"]) == (3, False)  # at least 3

@@ -40,8 +40,8 @@ def plan(sql: str, *, disable: tuple[str, ...]) -> str:
 def test_search_pages_through_every_match_once_in_name_order(agent_client, settings):
     settings.CUSTOMER_PAGE_SIZE = 2
     for n in range(5):
-        CustomerFactory(name=f"Jones {n}")
-        CustomerFactory(name=f"Smith {n}")
+        CustomerFactory(name=f"Jones {n}", email=f"j{n}@example.com", company="Acme")
+        CustomerFactory(name=f"Smith {n}", email=f"s{n}@example.com", company="Acme")
     CustomerFactory(name="Ada", email="ada.smith@example.com")  # matched by the email
     seen, cursor = [], None
     while True:
