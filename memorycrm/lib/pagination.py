@@ -20,6 +20,7 @@ The count is one query whatever the size, and so is the page.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import cast
 
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connections
@@ -33,15 +34,16 @@ COUNT_LIMIT = 1000
 class CappedCountPaginator(Paginator):
     """A Django paginator whose `count` stops at `count_limit` (see the module docstring)."""
 
-    def __init__(self, object_list: QuerySet, per_page: int, *, count_limit: int) -> None:
+    def __init__(self, object_list: QuerySet, per_page: int, *, count_limit: int = COUNT_LIMIT):
         super().__init__(object_list, per_page)
+        self.queryset = object_list
         self.count_limit = count_limit
         self.count_exact = True
         self.pages_seen = 0  # the pages known to exist: the one read and, if any, the next
 
     @cached_property
     def count(self) -> int:
-        queryset = self.object_list
+        queryset = self.queryset
         connection = connections[queryset.db]
         if connection.vendor != "postgresql":
             return queryset.count()
@@ -68,7 +70,7 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def exact_count(self) -> int:
-        return self.object_list.count()
+        return self.queryset.count()
 
     def page(self, number) -> Page:
         try:
@@ -82,7 +84,7 @@ class CappedCountPaginator(Paginator):
         if (self.count_exact and number > max(1, last)) or start >= 2**62:
             # Past the end (an exact count says so, or no OFFSET the database takes).
             raise EmptyPage(self.error_messages["no_results"])
-        queryset = self.object_list
+        queryset = self.queryset
         ids = queryset.values("pk")[start : start + self.per_page + 1]
         rows = list(queryset.filter(pk__in=ids))
         if not rows and number > 1:
@@ -111,17 +113,22 @@ class CappedCountPagination(PageNumberPagination):
 
     count_limit = COUNT_LIMIT
 
-    def django_paginator_class(self, queryset: QuerySet, page_size: int) -> CappedCountPaginator:
+    # DRF calls this as it would the class it names; a method passes this class's count_limit.
+    def django_paginator_class(  # type: ignore[override]
+        self, queryset: QuerySet, page_size: int
+    ) -> CappedCountPaginator:
         return CappedCountPaginator(queryset, page_size, count_limit=self.count_limit)
 
-    def get_page_number(self, request, paginator: CappedCountPaginator):
+    def get_page_number(self, request, paginator: Paginator):
         page_number = request.query_params.get(self.page_query_param) or 1
         if page_number in self.last_page_strings:
-            return max(1, -(-paginator.exact_count // paginator.per_page))
+            exact = cast(CappedCountPaginator, paginator).exact_count
+            return max(1, -(-exact // paginator.per_page))
         return page_number
 
     def get_paginated_response(self, data) -> Response:
-        paginator = self.page.paginator
+        assert self.page is not None  # set by paginate_queryset, which runs first
+        paginator = cast(CappedCountPaginator, self.page.paginator)
         return Response(
             {
                 "count": paginator.count,
