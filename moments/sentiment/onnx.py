@@ -70,6 +70,19 @@ def _torchscript_exporter() -> Iterator[None]:
         torch.onnx.export = original
 
 
+@contextmanager
+def _root_logger_quiet() -> Iterator[None]:
+    """onnxruntime's quantiser logs a hundred lines per model through the root logger
+    (``logging.info``), which `make run` would print; only its errors are kept."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
 def export(embeddings, directory: Path, *, quantize: bool = True) -> dict[str, Path]:
     """Export flair transformer ``embeddings`` (torch) to ``directory``: the fp32 graph, and
     its int8 quantisation. Each file is written under a temporary name and renamed into place,
@@ -90,10 +103,12 @@ def export(embeddings, directory: Path, *, quantize: bool = True) -> dict[str, P
                 str(fp32), [Sentence(text) for text in EXAMPLES], providers=PROVIDERS
             )
         if quantize:
-            onnx_embeddings.quantize_model(
-                str(tmp / Q8_FILE),
-                extra_options={"DisableShapeInference": True, "DefaultTensorType": 1},
-            )
+            with _root_logger_quiet():
+                onnx_embeddings.quantize_model(
+                    str(tmp / Q8_FILE),
+                    extra_options={"DisableShapeInference": True, "DefaultTensorType": 1},
+                )
+            logger.info("Quantised %s to int8", fp32.name)
         onnx_embeddings.remove_session()
         for path in paths.values():
             if not path.exists():

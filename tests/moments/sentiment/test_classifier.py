@@ -1,6 +1,7 @@
 """The trained model itself (real flair model, loaded by file path)."""
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -97,14 +98,18 @@ def test_auto_runtime_prefers_onnx_and_int8_only_when_it_keeps_quality(trained_m
     )
 
 
-def test_a_missing_onnx_file_is_rebuilt_from_the_model(trained_model_path, tmp_path):
+def test_a_missing_onnx_file_is_rebuilt_from_the_model(trained_model_path, tmp_path, caplog):
     copy = tmp_path / "model"
     shutil.copytree(trained_model_path.parent, copy)
     for path in copy.glob("*.onnx"):
         path.unlink()
-    served = Classifier.load(copy / "model.pt", version="test", runtime="onnx")
+    with caplog.at_level(logging.INFO):
+        served = Classifier.load(copy / "model.pt", version="test", runtime="onnx")
     assert served.runtime == "onnx" and (copy / "embeddings.onnx").exists()
+    assert (copy / "embeddings-q8.onnx").exists()
     assert served.score(["Thank you so much, wonderful help!"])[0].label == "positive"
+    # The quantiser's hundred lines on the root logger stay out of `make run`'s output.
+    assert [r.getMessage() for r in caplog.records if r.name == "root"] == []
 
 
 def test_torch_runtime_is_kept_when_asked(trained_model_path):
