@@ -72,7 +72,7 @@ def _torchscript_exporter() -> Iterator[None]:
 
 @contextmanager
 def _root_logger_quiet() -> Iterator[None]:
-    """onnxruntime's quantiser logs a hundred lines per model through the root logger
+    """onnxruntime's quantiser logs dozens of lines per model through the root logger
     (``logging.info``), which `make run` would print; only its errors are kept."""
     root = logging.getLogger()
     level = root.level

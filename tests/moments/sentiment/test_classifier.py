@@ -108,7 +108,7 @@ def test_a_missing_onnx_file_is_rebuilt_from_the_model(trained_model_path, tmp_p
     assert served.runtime == "onnx" and (copy / "embeddings.onnx").exists()
     assert (copy / "embeddings-q8.onnx").exists()
     assert served.score(["Thank you so much, wonderful help!"])[0].label == "positive"
-    # The quantiser's hundred lines on the root logger stay out of `make run`'s output.
+    # The quantiser's dozens of lines on the root logger stay out of `make run`'s output.
     assert [r.getMessage() for r in caplog.records if r.name == "root"] == []
 
 
