@@ -56,13 +56,19 @@ def ingest_email(
     source: str,
     mailbox: Mailbox | None = None,
     size: int | None = None,
+    refused: str = "",
 ) -> IngestResult:
     """Record one email (the raw RFC 5322 bytes) once, and store a customer's as an interaction.
 
     `size` is the message's full size when `raw_bytes` is only its header (the poller does not
-    fetch a message over EMAIL_IN_MAX_BYTES). Never raises for what the message contains: a
-    message that cannot be read is recorded as refused, with the reason.
+    fetch a message over EMAIL_IN_MAX_BYTES). `refused` is the reason when the caller has
+    refused the message itself (a provider's post too large to read whole): only its header is
+    read, and it is recorded as refused with that reason. Never raises for what the message
+    contains: a message that cannot be read is recorded as refused, with the reason.
     """
+    if refused:
+        item = _refused(raw_bytes, len(raw_bytes) if size is None else size, refused)
+        return _ingest([item], source=source, mailbox=mailbox)[0]
     return ingest_emails([(raw_bytes, size)], source=source, mailbox=mailbox)[0]
 
 
@@ -75,7 +81,10 @@ def ingest_emails(
     """`ingest_email` for a batch of (raw bytes, full size or None), in one transaction; one
     result per message, in order. If the batch cannot be stored (a database error), each
     message is tried alone, and one that still fails is recorded as refused with the error."""
-    items = [_read(raw, size) for raw, size in messages]
+    return _ingest([_read(raw, size) for raw, size in messages], source=source, mailbox=mailbox)
+
+
+def _ingest(items: list[_Item], *, source: str, mailbox: Mailbox | None) -> list[IngestResult]:
     try:
         with transaction.atomic():
             return _store(items, source=source, mailbox=mailbox)
@@ -103,18 +112,19 @@ def _read(raw_bytes: bytes, size: int | None) -> _Item:
     size = len(raw_bytes) if size is None else size
     cap = settings.EMAIL_IN_MAX_BYTES
     if size > cap:
-        parsed = _header_summary(raw_bytes)
-        parsed.kind = Kind.REFUSED
-        parsed.reason = f"too large: {size:,} bytes (the limit, EMAIL_IN_MAX_BYTES, is {cap:,})"
-        return _Item(parsed, size)
+        reason = f"too large: {size:,} bytes (the limit, EMAIL_IN_MAX_BYTES, is {cap:,})"
+        return _refused(raw_bytes, size, reason)
     try:
         return _Item(parse.parse_email(raw_bytes), size)
     except Exception as error:  # anything the parser cannot survive is refused, not lost
         logger.warning("Unreadable email: %r", error)
-        parsed = _header_summary(raw_bytes)
-        parsed.kind = Kind.REFUSED
-        parsed.reason = f"unreadable: {type(error).__name__}: {error}"[:2000]
-        return _Item(parsed, size)
+        return _refused(raw_bytes, size, f"unreadable: {type(error).__name__}: {error}")
+
+
+def _refused(raw_bytes: bytes, size: int, reason: str) -> _Item:
+    parsed = _header_summary(raw_bytes)
+    parsed.kind, parsed.reason = Kind.REFUSED, reason[:2000]
+    return _Item(parsed, size)
 
 
 def _header_summary(raw_bytes: bytes) -> parse.ParsedEmail:

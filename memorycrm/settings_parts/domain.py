@@ -160,6 +160,10 @@ INTERVENTIONS_SITE_URL = os.environ.get("INTERVENTIONS_SITE_URL") or SURVEY_BASE
 EMAIL_IN_POLL_MINUTES = env_int("EMAIL_IN_POLL_MINUTES", 1)
 # Bigger messages are not fetched: recorded as refused, with their size, and left in the mailbox.
 EMAIL_IN_MAX_BYTES = env_int("EMAIL_IN_MAX_BYTES", 25 * 1024 * 1024)
+# The largest post a provider's inbound webhook reads (Postmark's JSON carries the message about
+# twice: the raw MIME and its parts, attachments in base64). A larger Postmark post is refused
+# and recorded from its first bytes; a larger Mailgun post cannot show its signature: 413, unread.
+EMAIL_IN_WEBHOOK_MAX_BYTES = env_int("EMAIL_IN_WEBHOOK_MAX_BYTES", 64 * 1024 * 1024)
 # Messages fetched per IMAP round trip (each is stored in its own transaction).
 EMAIL_IN_BATCH = env_int("EMAIL_IN_BATCH", 50)
 EMAIL_IN_TIMEOUT = env_float("EMAIL_IN_TIMEOUT", 30.0)
