@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from customers.access import customers_visible_to
@@ -72,6 +73,14 @@ class CustomerSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
 
 
+class AttachmentSerializer(serializers.Serializer):
+    """An attachment of an inbound email: listed, never kept, read or scored."""
+
+    name = serializers.CharField(help_text="The file name the sender gave (or `unnamed.<type>`).")
+    size = serializers.IntegerField(help_text="Bytes, decoded.")
+    content_type = serializers.CharField(help_text="MIME type as sent, e.g. `application/pdf`.")
+
+
 class InteractionSerializer(serializers.ModelSerializer):
     customer = VisibleCustomerField(pk_field=_id_field(), help_text="Id of the customer.")
     stage = StageField(
@@ -86,6 +95,10 @@ class InteractionSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="`scored`, `pending` (the customer's words, not scored yet) or `not_scored` "
         "(an agent's reply or internal note: only the customer's own words carry sentiment).",
+    )
+    attachments = serializers.SerializerMethodField(
+        help_text="For an interaction made from a customer's email: its attachments (name, size, "
+        "type), listed only; their content is not kept. Empty otherwise."
     )
 
     class Meta:
@@ -104,6 +117,7 @@ class InteractionSerializer(serializers.ModelSerializer):
             "created_at",
             *SENTIMENT_FIELDS,
             "sentiment_state",
+            "attachments",
         ]
         # The agent is whoever logs the interaction; the sentiment fields belong to the scoring
         # pipeline and stay empty ("pending") until it has run; for an agent's reply or
@@ -116,6 +130,12 @@ class InteractionSerializer(serializers.ModelSerializer):
         extra_kwargs = {
             "occurred_at": {"help_text": "When it happened (ISO 8601); defaults to now."},
         }
+
+    @extend_schema_field(AttachmentSerializer(many=True))
+    def get_attachments(self, interaction: Interaction) -> list:
+        email = getattr(interaction, "inbound_email", None)  # absent: not from an email
+        listed = [a for a in (email.attachments if email else []) if isinstance(a, dict)]
+        return AttachmentSerializer(listed, many=True).data
 
 
 class JourneyStageSerializer(serializers.ModelSerializer):

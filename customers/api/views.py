@@ -189,7 +189,8 @@ class InteractionViewSet(
     def get_queryset(self) -> QuerySet[Interaction]:
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Interaction.objects.none()
-        return interactions_visible_to(self.request.user).select_related("stage")
+        # inbound_email: the attachments of an email's interaction, in the same query.
+        return interactions_visible_to(self.request.user).select_related("stage", "inbound_email")
 
     def perform_create(self, serializer: InteractionSerializer) -> None:
         serializer.instance = services.log_interaction(
