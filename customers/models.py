@@ -43,10 +43,11 @@ class SearchText(models.Func):
     """What a search looks in: `lower(name || ' ' || email || ' ' || company)`.
 
     On PostgreSQL two indexes serve it (migration 0010): a trigram GIN index on this very
-    expression finds the customers matching a rare term, and the (name, id) index includes
-    email and company, so a search for a common term matches while it walks the names in order
-    without reading the table (an index-only scan). A stored lower-cased column would make that
-    walk faster still, but an index entry holding the name and that column can outgrow
+    expression finds the customers matching a rare term, and the (name, id) index includes email
+    and company, so a search for a common term matches while it walks the names in order without
+    reading the table (an index-only scan). customers.selectors.first_matches uses both: a short
+    walk, then the trigram index when the walk found too few. A stored lower-cased column would
+    make the walk faster still, but an index entry holding the name and that column can outgrow
     PostgreSQL's limit (2,704 bytes) for long non-Latin names; name, email and company within
     their lengths always fit. The SQL is written out (not Concat, whose SQL differs between
     Django versions) because the index must hold the same expression as the query.
@@ -56,14 +57,21 @@ class SearchText(models.Func):
     arg_joiner = " || ' ' || "
     output_field = models.TextField()
 
+    columns = ("name", "email", "company")
+
     def __init__(self) -> None:
-        super().__init__("name", "email", "company")
+        super().__init__(*self.columns)
+
+
+def search_term(term: str) -> str:
+    """What a search looks for: the term lower-cased, its runs of white space made one space."""
+    return " ".join(term.split()).lower()
 
 
 class CustomerQuerySet(models.QuerySet):
     def search(self, term: str) -> CustomerQuerySet:
         """Substring search over name, email and company, case-insensitive (see SearchText)."""
-        term = " ".join(term.split()).lower()
+        term = search_term(term)
         if not term:
             return self
         return self.alias(search_text=SearchText()).filter(search_text__contains=term)

@@ -6,14 +6,16 @@ the query misbehave. Rows are ordered by one column and `id`, both in the same d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core import signing
 from django.db.models import Q, QuerySet
 
 _signer = signing.Signer(salt="memorycrm.keyset")
+Rows = TypeVar("Rows", bound=QuerySet)
 
 
 @dataclass
@@ -42,13 +44,14 @@ def decode(cursor: str) -> tuple[Any, int] | None:
 
 
 def paginate(
-    queryset: QuerySet,
+    queryset: Rows,
     *,
     field: str,
     descending: bool,
     cursor: str | None,
     size: int,
     rows: QuerySet | None = None,
+    first: Callable[[Rows, int], Any] | None = None,
 ) -> Page:
     """One page of `queryset` ordered by (`field`, id) after `cursor`.
 
@@ -58,6 +61,10 @@ def paginate(
     With `rows`, a late row lookup: `queryset` only finds the page's ids (an index-only scan
     when an index holds the columns it filters on, however many entries it passes), and the
     page is read from `rows` by id, in the same query (`rows` brings the joins).
+
+    With `first` too, the page's ids are `first(queryset after the cursor, count)`: the ids of
+    its first `count` rows in order, found another way than the plain ordered query (what
+    `pk__in` takes: a queryset or an SQL expression; customers.selectors.first_matches).
     """
     key = decode(cursor or "")
     if key is not None:
@@ -72,9 +79,10 @@ def paginate(
             )
     prefix = "-" if descending else ""
     order = (f"{prefix}{field}", f"{prefix}id")
-    page = queryset.order_by(*order)[: size + 1]
+    page: QuerySet = queryset.order_by(*order)[: size + 1]
     if rows is not None:
-        page = rows.filter(pk__in=page.values("pk")).order_by(*order)
+        ids = first(queryset, size + 1) if first else page.values("pk")
+        page = rows.filter(pk__in=ids).order_by(*order)
     found = list(page)
     items, more = found[:size], len(found) > size
     next_cursor = encode(getattr(items[-1], field), items[-1].pk) if more else None

@@ -91,3 +91,105 @@ def test_the_longest_non_latin_name_email_and_company_are_stored_and_found():
 
     customer = Customer.objects.create(name=wide(200, 1), company=wide(200, 2), email=wide(254, 3))
     assert list(Customer.objects.search(wide(200, 1)[100:103])) == [customer]
+
+
+def page_through(client, term: str) -> list[str]:
+    """The names the customer list shows for `term`, page after page."""
+    seen, cursor = [], None
+    while True:
+        params = {"q": term, **({"cursor": cursor} if cursor else {})}
+        page = client.get(reverse("customer-list"), params).context["page"]
+        seen += [c.name for c in page.items]
+        cursor = page.next_cursor
+        if not cursor:
+            return seen
+
+
+def test_matches_that_sit_together_far_along_the_names_are_all_found_in_order(
+    agent_client, settings, monkeypatch
+):
+    """A page is found by a short walk along the names when it holds enough matches, and
+    otherwise by the trigram index (PostgreSQL; selectors.first_matches): both ways, on every
+    page, find the same matches in name order."""
+    monkeypatch.setattr(selectors, "SEARCH_WALK", 5)
+    settings.CUSTOMER_PAGE_SIZE = 4
+    for n in range(12):
+        CustomerFactory(name=f"Aaron {n:02}", email=f"a{n}@example.com", company="Acme")
+    CustomerFactory(name="Ada Zed", email="michael.ada@example.com", company="Acme")
+    for n in range(9):
+        CustomerFactory(name=f"Michael {n}", email=f"m{n}@example.com", company="Acme")
+    CustomerFactory(name="Zoe Dimichaelis", email="z@example.com", company="Acme")
+    expected = ["Ada Zed", *(f"Michael {n}" for n in range(9)), "Zoe Dimichaelis"]
+    assert page_through(agent_client, "  MICHAEL ") == expected
+
+
+def test_wildcards_in_a_search_are_plain_characters(agent_client, settings):
+    settings.CUSTOMER_PAGE_SIZE = 1  # a walk that matched too much would fill its page
+    for name in ("Ann_Lee", "Annx Lee 50%", "Annxlee", "Ann Lee 50x"):
+        CustomerFactory(name=name, company="Acme")
+    assert page_through(agent_client, "n_l") == ["Ann_Lee"]
+    assert page_through(agent_client, "50%") == ["Annx Lee 50%"]
+
+
+def explain_analyze(sql: str) -> list[dict]:
+    """Every node of the plan PostgreSQL ran for `sql`, with its actual figures."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
+        [[document]] = cursor.fetchall()
+    nodes, todo = [], [document[0]["Plan"]]
+    while todo:
+        node = todo.pop()
+        nodes.append(node)
+        todo += node.get("Plans", [])
+    return nodes
+
+
+def names_walked(nodes: list[dict]) -> int:
+    """Entries read from the (name, id) index in order (not as a bitmap, which has no order)."""
+    return sum(
+        (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"]
+        for node in nodes
+        if node.get("Index Name") == "customer_name_search"
+        and node["Node Type"] in ("Index Scan", "Index Only Scan")
+    )
+
+
+def runs_of(nodes: list[dict], subplan: str) -> int:
+    [node] = [node for node in nodes if node.get("Subplan Name") == subplan]
+    return node["Actual Loops"]
+
+
+@needs_postgresql
+def test_a_search_walks_a_bounded_part_of_the_names_then_asks_the_trigram_index(agent, monkeypatch):
+    """Matches sitting together far along the names ("michael": every Michael after the
+    "A…" to "Mi…") are not reached by walking past every name before them: the walk stops
+    after SEARCH_WALK entries, and the other branch (`found`: the trigram index at full size,
+    test_a_rare_term_is_found_through_the_trigram_index) finds them. PostgreSQL's planner
+    alone expects the matches spread evenly along the names, and walks."""
+    monkeypatch.setattr(selectors, "SEARCH_WALK", 100)
+    Customer.objects.bulk_create(
+        [Customer(name=f"Aaron {n:04}", email=f"a{n}@example.com") for n in range(2000)]
+        + [Customer(name=f"Michael {n:03}", email=f"m{n}@example.com") for n in range(300)]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE customers_customer")
+    nodes = explain_analyze(search_sql(agent, "michael"))
+    assert names_walked(nodes) <= 100
+    assert runs_of(nodes, "CTE found") == 1
+    page = selectors.customer_page(user=agent, query="michael")
+    assert [c.name for c in page.items] == [f"Michael {n:03}" for n in range(25)]
+
+
+@needs_postgresql
+def test_a_term_found_all_along_the_names_fills_its_page_in_the_walk(agent, monkeypatch):
+    monkeypatch.setattr(selectors, "SEARCH_WALK", 100)
+    Customer.objects.bulk_create(
+        Customer(name=f"Name {n:04} {'Smith' if n % 3 == 0 else 'Jones'}") for n in range(2000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE customers_customer")
+    nodes = explain_analyze(search_sql(agent, "smith"))
+    assert names_walked(nodes) <= 100
+    assert runs_of(nodes, "CTE found") == 0
+    page = selectors.customer_page(user=agent, query="smith")
+    assert [c.name for c in page.items] == [f"Name {n:04} Smith" for n in range(0, 75, 3)]
