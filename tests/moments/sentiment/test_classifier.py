@@ -55,7 +55,31 @@ def test_long_text_is_scored_by_its_sentences(classifier):
     )
     assert len(text.split()) > LONG_TEXT_WORDS
     [score] = classifier.score([text])
-    assert score.label == "negative"
+    assert score.label != "positive" and score.score < -0.15
+
+
+RECOVERED = (
+    "Hi team, my order 4471 arrived two weeks late and the box was damaged, and I was on hold "
+    "for forty minutes when I called. I was really annoyed. But Priya called me back the same "
+    "day, sent a replacement overnight and refunded the shipping. It works perfectly and I am "
+    "very happy with how you handled it. Thanks a lot, Sam"
+)
+STAYED_BAD = (
+    "Hi team, my order 4471 arrived two weeks late and the box was damaged, and I was on hold "
+    "for forty minutes when I called. I was really annoyed. Nobody called me back, the "
+    "replacement never came and I was charged for the shipping again. It still does not work "
+    "and I am very unhappy with how you handled it. Sam"
+)
+
+
+def test_a_long_complaint_that_ends_in_thanks_reads_as_a_recovery(classifier):
+    # Peak-end: the default weighs the last sentences most, so the same bad start followed by a
+    # good outcome scores well above the one followed by a bad outcome, and is not negative.
+    assert len(RECOVERED.split()) > LONG_TEXT_WORDS
+    recovered, stayed_bad = classifier.score([RECOVERED, STAYED_BAD])
+    assert recovered.label != "negative"
+    assert recovered.score > stayed_bad.score + 0.3
+    assert stayed_bad.label != "positive"
 
 
 def test_long_text_split_keeps_both_ends():
