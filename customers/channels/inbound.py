@@ -25,15 +25,15 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from customers.channels import parse
 from customers.channels.models import InboundEmail, Mailbox
-from customers.channels.threading import find_outbound
+from customers.channels.threading import find_outbounds
 from customers.models import Customer, Interaction
-from customers.services import announce_interactions, create_customer
+from customers.services import announce_interactions
 
 logger = logging.getLogger(__name__)
 
@@ -189,6 +189,8 @@ def _store(items: list[_Item], *, source: str, mailbox: Mailbox | None) -> list[
     Interaction.objects.bulk_create([interaction for _, interaction in interactions])
     for row, interaction in interactions:
         row.interaction = interaction
+    # The other half of issue 15 (outbound Message-IDs): replies linked to what they answer.
+    _link_replies([row for row, _ in interactions], parsed_of)
     claimed = _claim(sorted(new, key=lambda row: row.message_key)) if new else {}
     mine = [row for row in new if row.message_key in claimed]
     for row in mine:
@@ -197,9 +199,6 @@ def _store(items: list[_Item], *, source: str, mailbox: Mailbox | None) -> list[
     if lost:  # another poller stored these messages while this one read them: theirs
         Interaction.objects.filter(pk__in=lost).delete()
     announce_interactions([i.pk for row, i in interactions if row.message_key in claimed])
-    for row in mine:
-        # The other half of issue 15 (outbound Message-IDs) links replies to what they answer.
-        _link_reply(row, parsed_of[row.message_key])
 
     taken = {}
     if len(mine) < len(items):
@@ -277,9 +276,14 @@ def _customers_by_address(addresses: list[str]) -> dict[str, Customer]:
 def _add_new_senders(
     emails: list[parse.ParsedEmail], customers: dict[str, Customer]
 ) -> dict[str, str]:
-    """Create the senders of customer emails who are not customers yet (in address order, so
-    two pollers creating the same ones cannot deadlock); returns why a sender could not be
-    added, by address."""
+    """Create the senders of customer emails who are not customers yet, in one insert; returns
+    why a sender could not be added, by address.
+
+    Each is checked as `create_customer` checks it (`full_clean`) but for its unique email,
+    which the insert decides: a sender another poller added meanwhile is skipped (`ON
+    CONFLICT DO NOTHING`, after waiting for that poller's transaction) and read back. The rows
+    go in address order, so two pollers adding the same senders lock them in the same order
+    and cannot deadlock (as the CSV import, one insert for many customers)."""
     if not settings.EMAIL_IN_CREATE_CUSTOMERS:
         return {}
     senders = {}
@@ -287,12 +291,24 @@ def _add_new_senders(
         address = parsed.from_address.lower()
         if address and parsed.new_text and address not in customers:
             senders.setdefault(address, parsed)
-    refusals = {}
+    refusals, new = {}, []
     for address in sorted(senders):
+        parsed = senders[address]
+        name = parsed.from_name or parsed.from_address.split("@", 1)[0]
+        customer = Customer(name=name[:200].strip(), email=parsed.from_address.strip())
         try:
-            customers[address] = _new_customer(senders[address])
+            customer.full_clean(validate_constraints=False)
         except ValidationError as error:
             refusals[address] = f"cannot add the sender: {error.messages}"[:2000]
+        else:
+            new.append(customer)
+    if not new:
+        return refusals
+    Customer.objects.bulk_create(new, ignore_conflicts=True)
+    customers.update(_customers_by_address([customer.email for customer in new]))
+    for customer in new:
+        if customer.email.lower() not in customers:  # skipped, then erased meanwhile
+            raise DatabaseError(f"sender {customer.email} was neither added nor found")
     return refusals
 
 
@@ -358,19 +374,6 @@ def _occurred_at(sent_at: datetime | None) -> datetime:
     return sent_at if sent_at >= earliest else now
 
 
-def _new_customer(parsed: parse.ParsedEmail) -> Customer:
-    name = parsed.from_name or parsed.from_address.split("@", 1)[0]
-    try:
-        with transaction.atomic():
-            return create_customer(name=name[:200], email=parsed.from_address)
-    except (IntegrityError, ValidationError):
-        # Created meanwhile by another poller (its email taken): use it.
-        customer = Customer.objects.filter(email__iexact=parsed.from_address).first()
-        if customer is None:
-            raise
-        return customer
-
-
 def _mark_undeliverable(addresses: list[str]) -> Customer | None:
     """Mark the customers with these addresses undeliverable; returns the first of them."""
     first = None
@@ -382,18 +385,21 @@ def _mark_undeliverable(addresses: list[str]) -> Customer | None:
     return first
 
 
-def _link_reply(row: InboundEmail, parsed: parse.ParsedEmail) -> None:
-    """Link a customer's reply to the email MemoryCRM sent that it answers (its In-Reply-To,
-    else its References; customers.channels.threading.find_outbound).
+def _link_replies(rows: list[InboundEmail], parsed_of: dict[str, parse.ParsedEmail]) -> None:
+    """Link each customer's reply to the email MemoryCRM sent that it answers (its In-Reply-To,
+    else its References; customers.channels.threading.find_outbounds), in one query for the
+    batch, before the rows are written.
 
     Only an email sent to the same customer: anyone can put one of our Message-IDs in a
     header (a forwarded email, a guessed or leaked id), and a reply from another address must
     not show, on its sender's page, what was sent to someone else. Such a reply is still stored
     on its sender's own customer, unlinked."""
-    if row.interaction_id is None or not (parsed.in_reply_to or parsed.references):
-        return
-    outbound = find_outbound(parsed.in_reply_to, parsed.references)
-    if outbound is None or outbound.customer_id != row.customer_id:
-        return
-    row.answers = outbound
-    InboundEmail.objects.filter(pk=row.pk).update(answers=outbound)
+    replies = [
+        (row, parsed_of[row.message_key])
+        for row in rows
+        if parsed_of[row.message_key].in_reply_to or parsed_of[row.message_key].references
+    ]
+    found = find_outbounds([(parsed.in_reply_to, parsed.references) for _, parsed in replies])
+    for (row, _), outbound in zip(replies, found, strict=True):
+        if outbound is not None and outbound.customer_id == row.customer_id:
+            row.answers = outbound

@@ -76,17 +76,27 @@ def find_outbound(in_reply_to: str, references: list[str]) -> OutboundEmail | No
     """The email MemoryCRM sent that a reply answers: the one its In-Reply-To names, else the
     latest of those its References name (a reply to a reply still finds the thread), else None.
     Headers are taken as they come: "<id>", a bare "id", or several ids in one string."""
+    return find_outbounds([(in_reply_to, references)])[0]
+
+
+def find_outbounds(replies: list[tuple[str, list[str]]]) -> list[OutboundEmail | None]:
+    """`find_outbound` for each (In-Reply-To, References) of a batch of replies, in one query."""
+    wanted_of = [_wanted_ids(in_reply_to, references) for in_reply_to, references in replies]
+    every = sorted({message_id for wanted in wanted_of for message_id in wanted})
+    found = (
+        {
+            e.message_id: e
+            for e in OutboundEmail.objects.select_related("customer").filter(message_id__in=every)
+        }
+        if every
+        else {}
+    )
+    return [next((found[w] for w in wanted if w in found), None) for wanted in wanted_of]
+
+
+def _wanted_ids(in_reply_to: str, references: list[str]) -> list[str]:
+    """The ids a reply names, the most telling first: In-Reply-To, then References newest first."""
     wanted = message_ids(in_reply_to)
     for reference in reversed(references or []):
         wanted += list(reversed(message_ids(reference)))
-    wanted = [w[:255] for w in wanted if len(w) <= 255]
-    if not wanted:
-        return None
-    found = {
-        e.message_id: e
-        for e in OutboundEmail.objects.select_related("customer").filter(message_id__in=wanted)
-    }
-    for message_id in wanted:
-        if message_id in found:
-            return found[message_id]
-    return None
+    return [w for w in wanted if len(w) <= 255]

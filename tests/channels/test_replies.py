@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from customers.channels.inbound import ingest_email
+from customers.channels.inbound import ingest_email, ingest_emails
 from customers.models import Customer, InboundEmail, Interaction, OutboundEmail
 from tests.channels.mail import make_email
 from tests.factories import CustomerFactory
@@ -67,6 +67,24 @@ def test_a_reply_naming_an_email_sent_to_another_customer_is_not_linked_across(c
     assert row.answers is None
     assert not victim_email.replies.exists()
     assert not Interaction.objects.filter(customer=customer).exists()
+
+
+def test_replies_in_one_batch_are_each_linked_to_their_own_email(customer):
+    """A poller's batch links its replies in one lookup: each to the email it answers, and
+    none across customers."""
+    grace = CustomerFactory(name="Grace", email="grace@example.com")
+    to_ada = sent(customer, "<b1@crm.example>")
+    to_grace = sent(grace, "<b2@crm.example>")
+    batch = [
+        reply(customer, **{"In-Reply-To": "<b1@crm.example>"}),
+        reply(grace, References="<b1@crm.example> <b2@crm.example>"),
+        reply(grace, **{"In-Reply-To": "<b1@crm.example>"}),  # names Ada's email
+        reply(customer, **{"In-Reply-To": "<unknown@crm.example>"}),
+    ]
+    results = ingest_emails([(raw, None) for raw in batch], source=SOURCE)
+    rows = [InboundEmail.objects.get(pk=result.inbound_email_id) for result in results]
+    assert [row.answers for row in rows] == [to_ada, to_grace, None, None]
+    assert all(row.interaction is not None for row in rows)
 
 
 def test_the_customer_page_says_what_a_reply_answers_escaped(agent_client, customer):
