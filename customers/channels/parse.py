@@ -17,11 +17,13 @@ at all. Headers that are not needed are not parsed: structured parsing of a 10,0
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
+from email.headerregistry import BaseHeader
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import parseaddr, parsedate_to_datetime
@@ -62,6 +64,31 @@ _FORWARD_MARKER = re.compile(
 )
 
 
+class _ParsedOnce(policy.EmailPolicy):
+    """`policy.default`, with each header value parsed once. The standard library parses a
+    header again on every access, and reading a message's body takes its `Content-Type` many
+    times (eight for a plain email, while parsing and reading it; about thirty with an
+    attachment), each a full RFC 5322/2231 parse. A parsed header never changes, so the
+    same name and value give the same object (values too long to be worth keeping are parsed
+    as before)."""
+
+    def header_fetch_parse(self, name: str, value: str) -> BaseHeader:
+        if hasattr(value, "name") or len(value) > _CACHED_HEADER_MAX:
+            return policy.default.header_fetch_parse(name, value)
+        return _parsed_header(name, value)
+
+
+_CACHED_HEADER_MAX = 1000
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_header(name: str, value: str) -> BaseHeader:
+    return policy.default.header_fetch_parse(name, value)
+
+
+POLICY = _ParsedOnce()
+
+
 @dataclass
 class ParsedEmail:
     message_key: str
@@ -87,7 +114,7 @@ class ParsedEmail:
 
 
 def parse_email(raw: bytes) -> ParsedEmail:
-    message = BytesParser(policy=policy.default).parsebytes(raw)
+    message = BytesParser(policy=POLICY).parsebytes(raw)
     parsed = ParsedEmail(message_key=message_key(message, raw))
     parsed.from_name, parsed.from_address = _sender(message)
     parsed.subject = _header(message, "Subject")
@@ -105,7 +132,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
 
 def header_summary(raw_header: bytes) -> ParsedEmail:
     """What can be said of a message from its header alone (one refused for its size)."""
-    message = BytesParser(policy=policy.default).parsebytes(raw_header, headersonly=True)
+    message = BytesParser(policy=POLICY).parsebytes(raw_header, headersonly=True)
     parsed = ParsedEmail(message_key=message_key(message, raw_header))
     parsed.from_name, parsed.from_address = _sender(message)
     parsed.subject = _header(message, "Subject")
