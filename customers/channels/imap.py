@@ -174,8 +174,8 @@ def _mark_taken(client: IMAPClient, mailbox: Mailbox, batch: list[int]) -> None:
             else:
                 client.expunge()
         return
-    client.add_flags(batch, [b"\\Seen"])
-    try:
-        client.add_flags(batch, [KEYWORD])
+    try:  # one command: a round trip per batch fewer to a distant server
+        client.add_flags(batch, [b"\\Seen", KEYWORD])
     except Exception:  # a server that allows no keywords: \Seen says it is taken
         logger.info("Mailbox %s does not accept the %s keyword", mailbox.name, KEYWORD.decode())
+        client.add_flags(batch, [b"\\Seen"])

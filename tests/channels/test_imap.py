@@ -70,6 +70,32 @@ def test_poll_takes_new_messages_once_and_flags_them(dovecot, imap_account, cust
 
 
 @pytest.mark.django_db
+def test_a_server_refusing_keywords_still_gets_the_messages_seen(
+    dovecot, imap_account, customer, monkeypatch
+):
+    """\\Seen and the keyword go in one command; a server that refuses keywords (as some
+    do) gets \\Seen alone, and the poll goes on."""
+    from imapclient import IMAPClient
+    from imapclient.exceptions import IMAPClientError
+
+    add_flags = IMAPClient.add_flags
+
+    def refusing_keywords(self, messages, flags, silent=False):
+        if imap.KEYWORD in flags:  # what such a server answers: NO
+            raise IMAPClientError("STORE failed: keywords are not allowed")
+        return add_flags(self, messages, flags, silent)
+
+    monkeypatch.setattr(IMAPClient, "add_flags", refusing_keywords)
+    mailbox = make_mailbox(dovecot, imap_account)
+    deliver(dovecot, imap_account, [make_email(text=f"Message {i}.") for i in range(3)])
+    result = imap.poll_mailbox(mailbox.pk, batch_size=2)
+    assert (result.fetched, result.stored, result.error) == (3, 3, "")
+    flags = folder_state(dovecot, imap_account).values()
+    assert all(b"\\Seen" in f and imap.KEYWORD not in f for f in flags) and len(flags) == 3
+    assert imap.poll_mailbox(mailbox.pk).fetched == 0
+
+
+@pytest.mark.django_db
 def test_move_mode_moves_taken_messages_to_the_processed_folder(dovecot, imap_account, customer):
     mailbox = make_mailbox(
         dovecot, imap_account, after_ingest=Mailbox.AfterIngest.MOVE, processed_folder="Done"
