@@ -8,7 +8,9 @@ MOVE, flags and typed errors without dropping to imaplib.
 A poll reads only messages above the mailbox's `last_uid` (for the folder's current
 UIDVALIDITY), in batches: sizes first (a message over EMAIL_IN_MAX_BYTES has only its header
 fetched, and is recorded as refused), then the bodies, each stored once by `ingest_email`.
-After a batch the messages are flagged (\\Seen and the MemoryCRM keyword) or moved, and
+One thread speaks to the server and fetches the next batch while this one is parsed and
+stored, so a distant server's round trips overlap that work (bench/ingest.py --rtt-ms).
+After a batch is stored its messages are flagged (\\Seen and the MemoryCRM keyword) or moved, and
 `last_uid` advances (never backwards, whoever else polls). A poller that dies mid-batch leaves
 `last_uid` where it was; the next poll fetches those messages again and `ingest_email` finds
 the ones already stored.
@@ -20,6 +22,7 @@ import contextlib
 import logging
 import os
 import ssl
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -112,16 +115,26 @@ def _poll(client: IMAPClient, mailbox: Mailbox, result: PollResult, batch_size: 
     if moving and uids and not client.folder_exists(mailbox.processed_folder):
         with contextlib.suppress(IMAPClientError):  # another poller created it meanwhile
             client.create_folder(mailbox.processed_folder)
-    for start in range(0, len(uids), batch_size):
-        batch = uids[start : start + batch_size]
-        _take_batch(client, mailbox, batch, result)
-        _mark_taken(client, mailbox, batch)
-        Mailbox.objects.filter(pk=mailbox.pk, uid_validity=validity, last_uid__lt=batch[-1]).update(
-            last_uid=batch[-1]
-        )
+    batches = [uids[start : start + batch_size] for start in range(0, len(uids), batch_size)]
+    # One thread speaks to the server, one command at a time: it fetches the next batch while
+    # this one is parsed and stored (a distant server's round trips overlap that work), and
+    # flags a batch only once it is stored.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap") as server:
+        fetching = server.submit(_fetch_batch, client, batches[0]) if batches else None
+        for index, batch in enumerate(batches):
+            raws = fetching.result()
+            if index + 1 < len(batches):
+                fetching = server.submit(_fetch_batch, client, batches[index + 1])
+            _store_batch(mailbox, raws, result)
+            server.submit(_mark_taken, client, mailbox, batch).result()
+            Mailbox.objects.filter(
+                pk=mailbox.pk, uid_validity=validity, last_uid__lt=batch[-1]
+            ).update(last_uid=batch[-1])
 
 
-def _take_batch(client: IMAPClient, mailbox: Mailbox, batch: list[int], result: PollResult) -> None:
+def _fetch_batch(client: IMAPClient, batch: list[int]) -> list[tuple[bytes, int | None]]:
+    """(raw bytes, None) for each message of the batch still there, or (its header, its full
+    size) for one over EMAIL_IN_MAX_BYTES."""
     cap = settings.EMAIL_IN_MAX_BYTES
     sizes = {
         uid: data.get(b"RFC822.SIZE", 0)
@@ -142,13 +155,18 @@ def _take_batch(client: IMAPClient, mailbox: Mailbox, batch: list[int], result: 
         if large
         else {}
     )
-    source = f"imap:{mailbox.name}"[:120]
     fetched = [uid for uid in batch if messages.get(uid) or headers.get(uid)]
     # Gone meanwhile (another poller moved them): they are that poller's.
-    raws = [
+    return [
         (bytes(messages[uid]), None) if messages.get(uid) else (bytes(headers[uid]), sizes.get(uid))
         for uid in fetched
     ]
+
+
+def _store_batch(
+    mailbox: Mailbox, raws: list[tuple[bytes, int | None]], result: PollResult
+) -> None:
+    source = f"imap:{mailbox.name}"[:120]
     result.fetched += len(raws)
     for outcome in ingest_emails(raws, source=source, mailbox=mailbox):
         if outcome.duplicate:

@@ -135,6 +135,40 @@ def test_worker_dying_mid_batch_loses_nothing_and_stores_nothing_twice(
 
 
 @pytest.mark.django_db
+def test_a_connection_lost_while_the_next_batch_is_fetched_keeps_what_was_stored(
+    dovecot, imap_account, customer, monkeypatch
+):
+    """The next batch is fetched while this one is stored: when that fetch fails, the batch
+    stored is still flagged and counted, nothing after it is, and the next poll takes the rest
+    once."""
+    from imapclient import IMAPClient
+
+    fetch, bodies = IMAPClient.fetch, []
+
+    def failing_second_body_fetch(self, messages, data, modifiers=None):
+        if "BODY.PEEK[]" in data:
+            bodies.append(messages)
+            if len(bodies) == 2:
+                raise OSError("connection reset by peer")
+        return fetch(self, messages, data, modifiers)
+
+    monkeypatch.setattr(IMAPClient, "fetch", failing_second_body_fetch)
+    mailbox = make_mailbox(dovecot, imap_account)
+    deliver(dovecot, imap_account, [make_email(text=f"Message {i}.") for i in range(5)])
+    result = imap.poll_mailbox(mailbox.pk, batch_size=2)
+    assert (result.stored, result.error) == (2, "OSError: connection reset by peer")
+    mailbox.refresh_from_db()
+    assert mailbox.last_uid == 2 and mailbox.last_error
+    flagged = {uid for uid, f in folder_state(dovecot, imap_account).items() if imap.KEYWORD in f}
+    assert flagged == {1, 2}
+
+    monkeypatch.setattr(IMAPClient, "fetch", fetch)
+    result = imap.poll_mailbox(mailbox.pk, batch_size=2)
+    assert (result.fetched, result.stored, result.duplicates, result.error) == (3, 3, 0, "")
+    assert Interaction.objects.count() == 5
+
+
+@pytest.mark.django_db
 def test_bad_input_is_recorded_and_the_poller_keeps_going(
     dovecot, imap_account, customer, settings
 ):
