@@ -16,10 +16,19 @@ floor, so a burst of load from other processes cannot make the ratio look better
 pollers at once ingest a second copy of the mailbox, and every message must be stored exactly
 once (one InboundEmail row per message, one interaction per customer email).
 
-The ratio is ingest emails/s over bare emails/s; target >= 0.5.
+The ratio is ingest emails/s over bare emails/s; target >= 0.5. Also printed, for what the
+ratio cannot show on loopback (a bare fetch from a local Dovecot takes ~0.1 ms a message, less
+than parsing one): each stage's ms per email (fetch; parse, as fetch + parse minus fetch; store,
+queue and flag, as the ingest minus fetch + parse) and the ingest over fetch + parse: how much
+the ingest adds to the work any ingest must do.
+
+`--rtt-ms`/`--mbit` put a relay (bench/_slow_link.py, a process of its own) between the
+pollers and Dovecot with that round-trip time and bandwidth, for an IMAP server across a
+network; both the bare fetch and the ingest go through it.
 
     python bench/ingest.py             # on DATABASE_URL (PostgreSQL), else SQLite
     python bench/ingest.py --quick     # tiny sizes, for the smoke test
+    python bench/ingest.py --rtt-ms 20 --mbit 100   # a server 20 ms away on 100 Mbit/s
 
 Ends with `RESULT ingest ratio=<ingest/bare> target>=0.5 PASS|FAIL` (FAIL also if the two
 pollers lost or duplicated a message); exits 1 on FAIL.
@@ -28,11 +37,15 @@ pollers lost or duplicated a message); exits 1 on FAIL.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
+import socket
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import _setup
 
@@ -60,6 +73,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--senders", type=int, default=400)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     parser.add_argument("--keep-db", action="store_true", help="leave the bench database")
+    parser.add_argument("--rtt-ms", type=float, default=0, help="round trip to the server")
+    parser.add_argument("--mbit", type=float, default=0, help="bandwidth to the server, Mbit/s")
+    parser.add_argument("--batch", type=int, default=0, help="EMAIL_IN_BATCH (its setting)")
     args = parser.parse_args(argv)
     if args.quick:
         args.messages, args.senders = 60, 12
@@ -115,15 +131,24 @@ def make_messages(count: int, senders: int, *, seed: int = 20261203) -> list[byt
 
 
 def bare_fetch(
-    dovecot, username: str, password: str, folder: str, batch: int, *, parse: bool = False
+    endpoint: tuple[str, int],
+    username: str,
+    password: str,
+    folder: str,
+    batch: int,
+    *,
+    parse: bool = False,
 ) -> tuple[float, int]:
     """Seconds to fetch every message of the folder (and with parse=True, to parse each as
     the ingest does, storing nothing), and how many bytes."""
+    from imapclient import IMAPClient
+
     from customers.channels.parse import parse_email
 
     start = time.perf_counter()
     total = 0
-    with dovecot.client(username, password) as client:
+    with IMAPClient(endpoint[0], port=endpoint[1], ssl=False, timeout=60) as client:
+        client.login(username, password)
         client.select_folder(folder, readonly=True)
         uids = sorted(client.search(["UID", "1:*"]))
         for i in range(0, len(uids), batch):
@@ -134,6 +159,32 @@ def bare_fetch(
                 if parse:
                     parse_email(data[b"BODY[]"])
     return time.perf_counter() - start, total
+
+
+@contextlib.contextmanager
+def slow_link(host: str, port: int, rtt_ms: float, mbit: float):
+    """(host, port) to reach the server through: itself, or a relay with that round trip and
+    bandwidth (bench/_slow_link.py)."""
+    if not (rtt_ms or mbit):
+        yield host, port
+        return
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        relay_port = sock.getsockname()[1]
+    script = Path(__file__).with_name("_slow_link.py")
+    relay = subprocess.Popen(
+        [sys.executable, str(script), str(relay_port), host, str(port), str(rtt_ms / 2)]
+        + [str(mbit or 100_000)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        if relay.stdout is None or relay.stdout.readline().strip() != "ready":
+            raise RuntimeError("the slow link did not start")
+        yield "127.0.0.1", relay_port
+    finally:
+        relay.terminate()
+        relay.wait(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,7 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     from customers.models import InboundEmail, Interaction, Mailbox
     from tests.dovecot import Dovecot
 
+    batch = args.batch or settings.EMAIL_IN_BATCH
+    bandwidth = f"{args.mbit:g} Mbit/s" if args.mbit else "unlimited bandwidth"
+    link = f"a relay of {args.rtt_ms:g} ms round trip, {bandwidth}"
+    link = link if args.rtt_ms or args.mbit else "loopback"
     print(f"bench ingest: {args.messages:,} messages from {args.senders} senders; {where}")
+    print(f"Dovecot over {link}; batches of {batch}")
     dovecot = Dovecot().start()
     try:
         messages = make_messages(args.messages, args.senders)
@@ -157,65 +213,70 @@ def main(argv: list[str] | None = None) -> int:
         race_messages = make_messages(args.messages, args.senders, seed=2)
         accounts = [dovecot.add_user() for _ in range(3)]
         start = time.perf_counter()
-        for (username, password), batch in zip(
+        for (username, password), chunk in zip(
             accounts, [messages, messages, race_messages], strict=True
         ):
-            dovecot.append(username, password, batch)
+            dovecot.append(username, password, chunk)
         print(f"delivered 3 x {len(messages):,} messages in {time.perf_counter() - start:.1f} s")
-        batch = settings.EMAIL_IN_BATCH
 
-        def mailbox_for(username: str, password: str) -> Mailbox:
-            os.environ[f"BENCH_{username.upper()}"] = password
-            return Mailbox.objects.create(
-                name=username,
-                host=dovecot.host,
-                port=dovecot.port,
-                security=Mailbox.Security.NONE,
-                username=username,
-                password_env=f"BENCH_{username.upper()}",
-            )
+        with slow_link(dovecot.host, dovecot.port, args.rtt_ms, args.mbit) as endpoint:
 
-        bare_before, size = bare_fetch(dovecot, *accounts[0], "INBOX", batch)
-        mailbox = mailbox_for(*accounts[1])
-        start = time.perf_counter()
-        result = imap.poll_mailbox(mailbox.pk)
-        ingest_seconds = time.perf_counter() - start
-        bare_after, _ = bare_fetch(dovecot, *accounts[0], "INBOX", batch)
-        bare_seconds = min(bare_before, bare_after)
-        # For information: how much of the ingest is the parsing alone (no database).
-        parse_seconds, _ = bare_fetch(dovecot, *accounts[0], "INBOX", batch, parse=True)
-        if result.error or result.fetched != len(messages):
-            print(f"ingest failed: {result}")
-            print(f"RESULT ingest ratio=0.00 target>={TARGET} FAIL")
-            return 1
-        stored, tasks = Interaction.objects.count(), OrmQ.objects.count()
+            def mailbox_for(username: str, password: str) -> Mailbox:
+                os.environ[f"BENCH_{username.upper()}"] = password
+                return Mailbox.objects.create(
+                    name=username,
+                    host=endpoint[0],
+                    port=endpoint[1],
+                    security=Mailbox.Security.NONE,
+                    username=username,
+                    password_env=f"BENCH_{username.upper()}",
+                )
 
-        # Two pollers at once on the third copy.
-        race_box = mailbox_for(*accounts[2])
-        results, errors = [], []
-        barrier = threading.Barrier(2)
+            bare_before, size = bare_fetch(endpoint, *accounts[0], "INBOX", batch)
+            mailbox = mailbox_for(*accounts[1])
+            start = time.perf_counter()
+            result = imap.poll_mailbox(mailbox.pk, batch_size=batch)
+            ingest_seconds = time.perf_counter() - start
+            bare_after, _ = bare_fetch(endpoint, *accounts[0], "INBOX", batch)
+            bare_seconds = min(bare_before, bare_after)
+            # The work any ingest must do: fetch and parse, storing nothing.
+            parse_seconds, _ = bare_fetch(endpoint, *accounts[0], "INBOX", batch, parse=True)
+            if result.error or result.fetched != len(messages):
+                print(f"ingest failed: {result}")
+                print(f"RESULT ingest ratio=0.00 target>={TARGET} FAIL")
+                return 1
+            stored, tasks = Interaction.objects.count(), OrmQ.objects.count()
 
-        def poller() -> None:
-            try:
-                barrier.wait()
-                results.append(imap.poll_mailbox(race_box.pk))
-            except Exception as error:
-                errors.append(error)
-            finally:
-                connections.close_all()
+            # Two pollers at once on the third copy.
+            race_box = mailbox_for(*accounts[2])
+            results, errors = [], []
+            barrier = threading.Barrier(2)
 
-        threads = [threading.Thread(target=poller) for _ in range(2)]
-        start = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        race_seconds = time.perf_counter() - start
+            def poller() -> None:
+                try:
+                    barrier.wait()
+                    results.append(imap.poll_mailbox(race_box.pk, batch_size=batch))
+                except Exception as error:
+                    errors.append(error)
+                finally:
+                    connections.close_all()
+
+            threads = [threading.Thread(target=poller) for _ in range(2)]
+            start = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            race_seconds = time.perf_counter() - start
     finally:
         dovecot.stop()
 
-    bare_rate = len(messages) / bare_seconds
-    ingest_rate = len(messages) / ingest_seconds
+    count = len(messages)
+    bare_rate, parse_rate, ingest_rate = (
+        count / bare_seconds,
+        count / parse_seconds,
+        count / ingest_seconds,
+    )
     ratio = ingest_rate / bare_rate
     # Exactly once: every message of the race recorded once (the unique Message-ID makes
     # "more" impossible; "lost" would show as fewer), an interaction for each customer email,
@@ -227,38 +288,56 @@ def main(argv: list[str] | None = None) -> int:
     exactly_once &= race_rows.count() == len(race_messages)
     exactly_once &= sum(r.recorded for r in results) == len(race_messages)
     exactly_once &= race_interactions == race_customer_rows == sum(r.stored for r in results)
+
+    def ms(seconds: float) -> str:
+        return f"{seconds * 1000 / count:.3f}"
+
     print(
         _setup.table(
-            ["run", "seconds", "emails/s", "notes"],
+            ["run", "seconds", "emails/s", "ms/email", "vs bare", "notes"],
             [
                 [
                     "bare IMAP fetch",
                     f"{bare_seconds:.2f}",
                     f"{bare_rate:,.0f}",
+                    ms(bare_seconds),
+                    "1.00",
                     f"{size / 1e6:.1f} MB (best of 2)",
                 ],
                 [
                     "fetch + parse only",
                     f"{parse_seconds:.2f}",
-                    f"{len(messages) / parse_seconds:,.0f}",
-                    "for information: no database",
+                    f"{parse_rate:,.0f}",
+                    ms(parse_seconds),
+                    f"{parse_rate / bare_rate:.2f}",
+                    "no database",
                 ],
                 [
                     "ingest end to end",
                     f"{ingest_seconds:.2f}",
                     f"{ingest_rate:,.0f}",
+                    ms(ingest_seconds),
+                    f"{ratio:.2f}",
                     f"{stored:,} interactions, {tasks:,} scoring tasks queued",
                 ],
                 [
                     "two pollers at once",
                     f"{race_seconds:.2f}",
-                    "",
+                    f"{count / race_seconds:,.0f}",
+                    ms(race_seconds),
+                    f"{bare_seconds / race_seconds:.2f}",
                     f"{race_rows.count():,} recorded, {race_interactions:,} interactions, "
                     f"{sum(r.duplicates for r in results):,} duplicates skipped",
                 ],
             ],
         )
     )
+    print(
+        f"ms per email: fetch {ms(bare_seconds)}, parse {ms(parse_seconds - bare_seconds)}, "
+        f"the rest (store, queue, flag; less what overlaps the next fetch) "
+        f"{ms(ingest_seconds - parse_seconds)}"
+    )
+    print(f"ingest vs fetch + parse: {ingest_rate / parse_rate:.2f} (what the ingest adds)")
     print(f"kinds: {result.kinds}")
     print(f"exactly once with two pollers: {'yes' if exactly_once else 'NO'}")
     ok = ratio >= TARGET and exactly_once

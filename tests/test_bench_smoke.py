@@ -110,6 +110,26 @@ def test_ingest_bench_stores_each_message_exactly_once():
     assert "exactly once with two pollers: yes" in lines
 
 
+def test_ingest_bench_runs_through_a_slow_link():
+    # --rtt-ms puts a relay (bench/_slow_link.py) between the pollers and Dovecot.
+    process = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "ingest.py"), "--quick", "--rtt-ms", "4"]
+        + ["--mbit", "50"],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    lines = process.stdout.strip().splitlines()
+    assert lines, process.stderr
+    assert any(
+        line.startswith("Dovecot over a relay of 4 ms round trip, 50 Mbit/s;") for line in lines
+    )
+    assert "exactly once with two pollers: yes" in lines
+    assert re.fullmatch(r"RESULT ingest ratio=\d+\.\d\d target>=0\.5 (PASS|FAIL)", lines[-1])
+
+
 @pytest.fixture(scope="module")
 def memory_bench_processes(trained_model_path):  # noqa: F811
     """bench/moments.py on 3 journeys (through the API, the real test model, the tasks run as
