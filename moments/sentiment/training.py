@@ -376,7 +376,7 @@ def _train_quick(
         ]
         labels_fp = [s.label for s in classifier.score(dev)]
         extra["onnx"] = onnx.quality_check(
-            macro_f1(gold_dev, labels_fp)["macro_f1"], macro_f1(gold_dev, labels_q8)["macro_f1"]
+            gold_dev, labels_fp, labels_q8, [e.source for e in dataset.dev]
         )
     return classifier, extra
 
@@ -426,8 +426,10 @@ def _train_full(
             dev = [e.text for e in dataset.dev]
             gold = [e.label for e in dataset.dev]
             extra["onnx"] = onnx.quality_check(
-                macro_f1(gold, [s.label for s in classifier.score(dev)])["macro_f1"],
-                macro_f1(gold, [s.label for s in q8.score(dev)])["macro_f1"],
+                gold,
+                [s.label for s in classifier.score(dev)],
+                [s.label for s in q8.score(dev)],
+                [e.source for e in dataset.dev],
             )
         except Exception:  # noqa: BLE001  the model is fine; it is served with torch
             logger.warning("ONNX export of %s failed", version, exc_info=True)

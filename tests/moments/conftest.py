@@ -19,6 +19,7 @@ import pytest
 from django.utils import timezone
 
 from moments.models import SentimentModel
+from moments.sentiment.onnx import Q8_FILE
 from moments.sentiment.training import TrainConfig, train
 
 TEST_CONFIG = TrainConfig(mode="quick", seed=7, fraction=0.25)
@@ -41,7 +42,8 @@ def cached_test_model() -> Path:
     import flair
 
     root = _cache_root()
-    key = f"{TEST_CONFIG.cache_key()[:16]}-flair{flair.__version__}"
+    # The int8 file's name changes with how it is quantised (and the metadata's check with it).
+    key = f"{TEST_CONFIG.cache_key()[:16]}-flair{flair.__version__}-{Path(Q8_FILE).stem}"
     model_dir = root / "test-sentiment-model" / key
     pointer = model_dir / "ready.json"
     model_dir.mkdir(parents=True, exist_ok=True)

@@ -82,9 +82,15 @@ class Command(BaseCommand):
         self.stdout.write(summary_table(meta["metrics"], meta["vader"]))
         if "onnx" in meta:
             check = meta["onnx"]
+            worst = min(
+                check.get("per_split", {}).items(),
+                key=lambda item: item[1][1] - item[1][0],
+                default=("dev", [check["dev_macro_f1_torch"], check["dev_macro_f1_q8"]]),
+            )
             self.stdout.write(
                 f"ONNX int8 on the dev split: macro-F1 {check['dev_macro_f1_q8']:.3f} vs torch "
-                f"{check['dev_macro_f1_torch']:.3f}: "
+                f"{check['dev_macro_f1_torch']:.3f} (worst split {worst[0]}: "
+                f"{worst[1][1]:.3f} vs {worst[1][0]:.3f}): "
                 f"{'served' if check['q8_keeps_quality'] else 'not served (fp32 ONNX instead)'}."
             )
         corrections = meta.get("corrections")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from moments.sentiment import onnx
 from moments.sentiment.classifier import (
     LONG_TEXT_WORDS,
     MAX_PIECES,
@@ -145,6 +146,30 @@ def test_int8_weights_have_a_scale_per_output_channel(trained_model_path):
     scales = [t for t in graph.initializer if t.name.endswith("_scale") and "MatMul" in t.name]
     assert scales, "no quantised MatMul weights"
     assert all(len(t.dims) == 1 and t.dims[0] > 1 for t in scales)
+
+
+def test_int8_is_served_only_if_no_dev_source_loses_more_than_the_tolerance():
+    gold = ["positive", "negative"] * 10 + ["neutral", "positive"] * 10
+    sources = ["amazon"] * 20 + ["tweets"] * 20
+    # int8 gets two amazon rows wrong and two tweets rows right that torch got wrong: the same
+    # macro-F1 in all, but amazon loses far more than 0.01.
+    torch_labels = list(gold)
+    torch_labels[20] = torch_labels[22] = "negative"
+    q8_labels = list(gold)
+    q8_labels[0] = q8_labels[2] = "negative"
+    check = onnx.quality_check(gold, torch_labels, q8_labels, sources)
+    drop = check["per_split"]["dev_amazon"][0] - check["per_split"]["dev_amazon"][1]
+    assert drop > 0.01
+    assert not check["q8_keeps_quality"]
+    assert onnx.choose({"onnx": check}, "auto") == "onnx"
+    same = onnx.quality_check(gold, torch_labels, torch_labels, sources)
+    assert same["q8_keeps_quality"] and onnx.choose({"onnx": same}, "auto") == "onnx-q8"
+
+
+def test_a_check_made_for_another_int8_file_does_not_serve_this_one():
+    check = {"q8_keeps_quality": True, "file": "embeddings-q8.onnx"}  # quantised the old way
+    assert onnx.choose({"onnx": check}, "auto") == "onnx"
+    assert onnx.choose({"onnx": check}, "onnx-q8") == "onnx-q8"  # asked for explicitly
 
 
 def test_torch_runtime_is_kept_when_asked(trained_model_path):
