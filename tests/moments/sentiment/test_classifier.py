@@ -148,18 +148,20 @@ def test_int8_weights_have_a_scale_per_output_channel(trained_model_path):
     assert all(len(t.dims) == 1 and t.dims[0] > 1 for t in scales)
 
 
-def test_int8_is_served_only_if_no_dev_source_loses_more_than_the_tolerance():
+def test_int8_is_not_served_if_one_dev_source_collapses():
     gold = ["positive", "negative"] * 10 + ["neutral", "positive"] * 10
     sources = ["amazon"] * 20 + ["tweets"] * 20
     # int8 gets two amazon rows wrong and two tweets rows right that torch got wrong: the same
-    # macro-F1 in all, but amazon loses far more than 0.01.
+    # macro-F1 in all, but amazon loses far more than 0.02.
     torch_labels = list(gold)
     torch_labels[20] = torch_labels[22] = "negative"
     q8_labels = list(gold)
     q8_labels[0] = q8_labels[2] = "negative"
     check = onnx.quality_check(gold, torch_labels, q8_labels, sources)
     drop = check["per_split"]["dev_amazon"][0] - check["per_split"]["dev_amazon"][1]
-    assert drop > 0.01
+    assert drop > onnx.SOURCE_TOLERANCE
+    whole_dev = check["per_split"]["dev"]
+    assert whole_dev[0] - whole_dev[1] <= onnx.QUALITY_TOLERANCE
     assert not check["q8_keeps_quality"]
     assert onnx.choose({"onnx": check}, "auto") == "onnx"
     same = onnx.quality_check(gold, torch_labels, torch_labels, sources)
