@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Case, CharField, FloatField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from customers.models import Conversation, Interaction, ScoredText
@@ -53,10 +53,56 @@ def write_scores(
 
     So a retried or duplicated task, or two workers racing on the same rows, never write twice
     and never replace a newer model's score with an older one's (versions start with a UTC
-    timestamp: "older" is a string comparison). One UPDATE per row; call it in a transaction
-    so that a batch lands completely or not at all. ``rescored`` (optional) collects the ids
-    among those returned that already had a score (a newer model's rescoring).
+    timestamp: "older" is a string comparison). Call it in a transaction so that a batch lands
+    completely or not at all. ``rescored`` (optional) collects the ids among those returned
+    that already had a score (a newer model's rescoring).
+
+    One SELECT of the rows still to write and one UPDATE of them all (the values by CASE on
+    the id), under the same condition: if the UPDATE writes fewer rows than the SELECT found,
+    another worker wrote some in between, and the batch is undone (a savepoint) and written a
+    row at a time, each row's own conditional UPDATE saying whether it was this worker's.
     """
+    eligible = Q(scored_at__isnull=True) | Q(sentiment_model__lt=version)
+    found = dict(
+        rows.filter(eligible, pk__in=list(scores)).values_list("pk", "scored_at").order_by("pk")
+    )
+    if not found:
+        return []
+    now = timezone.now()
+
+    def case(value: Callable[[Score], object], output) -> Case:
+        whens = [When(pk=pk, then=Value(value(scores[pk]))) for pk in found]
+        return Case(*whens, output_field=output)
+
+    try:
+        with transaction.atomic():
+            updated = rows.filter(eligible, pk__in=list(found)).update(
+                sentiment_label=case(lambda s: s.label, CharField()),
+                sentiment_score=case(lambda s: s.score, FloatField()),
+                sentiment_confidence=case(lambda s: s.confidence, FloatField()),
+                sentiment_model=version,
+                scored_at=now,
+            )
+            if updated != len(found):
+                raise _Raced
+    except _Raced:
+        return _write_scores_one_by_one(rows, version=version, scores=scores, rescored=rescored)
+    if rescored is not None:
+        rescored.extend(pk for pk, scored_at in found.items() if scored_at is not None)
+    return list(found)
+
+
+class _Raced(Exception):
+    """Another worker wrote some of the batch's rows between the SELECT and the UPDATE."""
+
+
+def _write_scores_one_by_one(
+    rows: QuerySet[ScoredText],
+    *,
+    version: str,
+    scores: Mapping[int, Score],
+    rescored: list[int] | None,
+) -> list[int]:
     now = timezone.now()
     written: list[int] = []
     for pk, score in scores.items():

@@ -1,8 +1,11 @@
 """The scoring pipeline: signal -> task -> model -> database, through the task functions."""
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 from django_q.models import OrmQ
 
@@ -10,6 +13,7 @@ from customers import services as customer_services
 from customers.models import Interaction
 from moments.models import SentimentModel
 from moments.sentiment import services, tasks
+from moments.sentiment.classifier import Score
 from tests.factories import InteractionFactory
 
 
@@ -186,3 +190,78 @@ def test_a_rescoring_is_announced_apart_from_first_scores(
     finally:
         interactions_scored.disconnect(dispatch_uid="test-rescoring")
     assert sorted(heard) == [([fresh.pk], False), ([rescored.pk], True)]
+
+
+def _positive() -> Score:
+    return Score.from_probabilities({"positive": 0.9, "neutral": 0.05, "negative": 0.05})
+
+
+def test_a_batch_is_written_in_a_constant_number_of_queries(
+    customer, sentiment_model, django_assert_max_num_queries
+):
+    ids = [InteractionFactory(customer=customer, subject="Thanks!", body="").pk for _ in range(50)]
+    with django_assert_max_num_queries(8), transaction.atomic():  # 2 + savepoints
+        written = services.write_scores(
+            Interaction.objects.all(),
+            version=sentiment_model.version,
+            scores={pk: _positive() for pk in ids},
+        )
+    assert sorted(written) == ids
+    assert set(Interaction.objects.values_list("sentiment_label", flat=True)) == {"positive"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_racing_on_a_batch_write_each_row_once(customer, sentiment_model):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL (SQLite serialises writers)")
+    ids = [InteractionFactory(customer=customer, subject="Thanks!", body="").pk for _ in range(6)]
+    version = sentiment_model.version
+    holding, release, written = threading.Event(), threading.Event(), {}
+
+    def other_worker():  # writes half the batch and holds its row locks until released
+        try:
+            with transaction.atomic():
+                written["other"] = services.write_scores(
+                    Interaction.objects.all(),
+                    version=version,
+                    scores={pk: _positive() for pk in ids[:3]},
+                )
+                holding.set()
+                release.wait(20)
+        finally:
+            connection.close()
+
+    def this_worker():  # reads all six as pending, then waits on the other's locks
+        try:
+            with transaction.atomic():
+                written["this"] = services.write_scores(
+                    Interaction.objects.all(),
+                    version=version,
+                    scores={pk: _positive() for pk in ids},
+                )
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_worker)
+    other.start()
+    assert holding.wait(20)
+    this = threading.Thread(target=this_worker)
+    this.start()
+    deadline = time.monotonic() + 20
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()"
+            )
+            if cursor.fetchone()[0]:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the second worker never waited on the first one's rows")
+    release.set()
+    other.join(20)
+    this.join(20)
+    assert sorted(written["other"]) == ids[:3]
+    assert sorted(written["this"]) == ids[3:]
+    assert Interaction.objects.filter(pk__in=ids, sentiment_model=version).count() == 6
