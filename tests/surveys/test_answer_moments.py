@@ -37,7 +37,7 @@ from tests.moments.factories import (
 pytestmark = pytest.mark.django_db
 
 CHARGED = "I was charged twice on my invoice."  # the test model: negative, |score| x conf 0.85
-NEUTRAL = "I received the invoice by email."  # neutral, 0.06
+NEUTRAL = "We got the invoice by email."  # the test model, at 3/5: -0.10 (torch), -0.07 (int8)
 TASK = "surveys.tasks.make_answer_moments"
 
 
