@@ -42,7 +42,10 @@ class InteractionFactory(factory.django.DjangoModelFactory):
     customer = factory.SubFactory(CustomerFactory)
     channel = Interaction.Channel.EMAIL
     direction = Interaction.Direction.INBOUND
-    occurred_at = factory.Sequence(lambda n: timezone.now() - timedelta(minutes=n))
+    # Each one a second older than the one before (an order to sort by), and still recent after
+    # the whole suite's thousands: a minute each put them days back by the time the
+    # interventions' tests ran after others, and a fresh complaint read as an old one.
+    occurred_at = factory.Sequence(lambda n: timezone.now() - timedelta(seconds=n))
     subject = factory.Faker("sentence", nb_words=5)
     body = factory.Faker("paragraph")
     stage = factory.LazyFunction(lambda: JourneyStage.objects.get(slug="support"))
