@@ -249,6 +249,10 @@ class Attempt:
     retry_after: str | None
 
 
+# The API's answer to a second write with the same external_ref (the model's constraint).
+DUPLICATE = b"already has an interaction with this external reference"
+
+
 @dataclass
 class Stream:
     """Client threads posting API interactions and survey answers, each write retried (after
@@ -257,6 +261,7 @@ class Stream:
     port: int
     seed: dict
     attempts: list[Attempt] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)  # what an unexpected status said
     acknowledged: dict[str, set[int]] = field(
         default_factory=lambda: {"api": set(), "survey": set()}
     )
@@ -296,9 +301,12 @@ class Stream:
         response = conn.getresponse()
         content = response.read()
         status = response.status
-        if kind == "api" and status == 400 and b"already exists" in content:
+        if kind == "api" and status == 400 and DUPLICATE in content:
             # A retry of a write whose first attempt was stored after all: acknowledged.
             status = 201
+        elif status not in (200, 201, 302, 503):
+            with self.lock:
+                self.refusals.append(f"{kind} {key}: {status} {content[:300]!r}")
         return kind, status, response.getheader("Retry-After")
 
     def client(self) -> None:
@@ -399,7 +407,8 @@ def test_postgres_restart_mid_stream_loses_nothing_acknowledged(private_postgres
     unavailable = [a for a in attempts if a.status == 503]
     summary = (
         f"{len(attempts)} requests, {len(during)} across the restart, {len(unavailable)} got 503, "
-        f"{len(after)} after the restarts; statuses {sorted({a.status for a in attempts})}"
+        f"{len(after)} after the restarts; statuses {sorted({a.status for a in attempts})}; "
+        f"unexpected: {stream.refusals[:3]}"
     )
     assert during, summary  # the stream really was running while PostgreSQL restarted
     # While the database was away: only 503 with Retry-After, never a 500 or a dropped request.
