@@ -38,14 +38,17 @@ def customer_page(*, user: User, query: str = "", cursor: str | None = None) -> 
     )
 
 
-def first_matches(customers: CustomerQuerySet, term: str, count: int) -> QuerySet | RawSQL:
-    """The ids of the first `count` of `customers` in name order that match `term` (what
-    `pk__in` takes).
+def first_matches(
+    customers: CustomerQuerySet, term: str, count: int, *, offset: int = 0
+) -> QuerySet | RawSQL:
+    """The ids of the first `count` of `customers` in name order that match `term`, after the
+    first `offset` of them (what `pk__in` takes).
 
     On PostgreSQL one query holds two ways to find them, and the second runs only when the
     first did not fill the page (customers.models.SearchText says what the indexes hold):
     1. walk the first SEARCH_WALK entries of the (name, id) index, matching inside the index:
-       a term many customers share all along the names ("smith") fills the page there;
+       a term many customers share all along the names ("smith") fills the page there (the
+       matches among the first entries are the first matches: a page the walk fills is right);
     2. else take every match from the trigram index and sort them by name. A rare term
        ("quillfeather") has few matches. So has, for its size, a common one whose matches sit
        together far along the names: every "Michael …" comes after all the names from "A" to
@@ -54,7 +57,7 @@ def first_matches(customers: CustomerQuerySet, term: str, count: int) -> QuerySe
     matches of any term spread evenly over the names and walks the index for a common one.
     """
     matches = customers.search(term)
-    page = matches.order_by("name", "id").values("pk")[:count]
+    page = matches.order_by("name", "id").values("pk")[offset : offset + count]
     if connections[customers.db].vendor != "postgresql" or customers.query.is_empty():
         return page
     connection = connections[customers.db]
@@ -71,12 +74,12 @@ def first_matches(customers: CustomerQuerySet, term: str, count: int) -> QuerySe
     # condition on `walk` alone, which PostgreSQL checks once, before running the branch.
     sql = (
         f"WITH walk AS MATERIALIZED (SELECT id, name FROM ({entries}) entries "
-        f"WHERE {text} LIKE %s ORDER BY name, id LIMIT {count:d}), "
+        f"WHERE {text} LIKE %s ORDER BY name, id LIMIT {count:d} OFFSET {offset:d}), "
         f"found AS MATERIALIZED ({found}) "
         f"SELECT id FROM walk WHERE (SELECT count(*) FROM walk) = {count:d} "
         "UNION ALL "
         f"(SELECT id FROM found WHERE (SELECT count(*) FROM walk) < {count:d} "
-        f"ORDER BY name, id LIMIT {count:d})"
+        f"ORDER BY name, id LIMIT {count:d} OFFSET {offset:d})"
     )
     return RawSQL(sql, (*entry_params, pattern, *found_params))
 

@@ -20,7 +20,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from customers import privacy, services
+from customers import privacy, selectors, services
 from customers.access import customers_visible_to, interactions_visible_to
 from customers.api.filters import CustomerFilter, InteractionFilter
 from customers.api.serializers import (
@@ -31,17 +31,22 @@ from customers.api.serializers import (
     JourneyStageSerializer,
 )
 from customers.channels import conversations
-from customers.models import Customer, Interaction, JourneyStage
+from customers.models import Customer, Interaction, JourneyStage, search_term
 from memorycrm.lib.api import MethodBeforePermissionMixin, StableOrderingFilter, needs
-from memorycrm.lib.pagination import CappedCountPagination
+from memorycrm.lib.pagination import CappedCountPagination, First
 
 
 class CustomerPagination(CappedCountPagination):
     """Page numbers, with a count that stays cheap at a million customers
-    (memorycrm.lib.pagination)."""
+    (memorycrm.lib.pagination); a search finds its page and its count as the customer list's
+    does (CustomerViewSet.search_first)."""
 
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.first = view.search_first(queryset) if isinstance(view, CustomerViewSet) else None
+        return super().paginate_queryset(queryset, request, view)
 
 
 class InteractionCursorPagination(CursorPagination):
@@ -112,6 +117,25 @@ class CustomerViewSet(MethodBeforePermissionMixin, viewsets.ModelViewSet):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Customer.objects.none()
         return customers_visible_to(self.request.user)
+
+    def search_first(self, customers: QuerySet[Customer]) -> First | None:
+        """For a search in name order, how its pages' ids are found: selectors.first_matches
+        over the customers the other filters keep (PostgreSQL's planner alone may walk the
+        whole name index for a common term)."""
+        params = self.request.query_params
+        terms = {search_term(params.get(name, "")) for name in ("search", "q")} - {""}
+        if len(terms) != 1 or customers.query.order_by != ("name", "id"):
+            return None
+        [term] = terms
+        others = params.copy()
+        for name in ("search", "q"):
+            others.pop(name, None)
+        unsearched = CustomerFilter(others, queryset=self.get_queryset(), request=self.request).qs
+
+        def first(offset: int, count: int):
+            return selectors.first_matches(unsearched, term, count, offset=offset)
+
+        return first
 
     def perform_create(self, serializer: CustomerSerializer) -> None:
         serializer.instance = services.create_customer(

@@ -12,32 +12,48 @@ numbers, links and response shape, and adds `count_exact`:
   says so; a page number past the end is a 404, as before. `?page=last` counts exactly (it
   needs the real number of pages).
 * The page's ids are found first and its rows read by id in the same query (a late row lookup):
-  an index holding the filtered columns finds them without reading the table.
+  an index holding the filtered columns finds them without reading the table. A list may find
+  them another way (`first`: the customers API's search, customers.selectors.first_matches),
+  and then counts with it too: the count is the ids of the first COUNT_LIMIT + 1 rows, counted.
 
 The count is one query whatever the size, and so is the page.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
-from typing import cast
+from typing import Any, cast
 
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connections
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 COUNT_LIMIT = 1000
 
+# (offset, count) -> the ids of the list's rows offset to offset + count, in its order (what
+# `pk__in` takes: a queryset or an SQL expression).
+First = Callable[[int, int], Any]
+
 
 class CappedCountPaginator(Paginator):
     """A Django paginator whose `count` stops at `count_limit` (see the module docstring)."""
 
-    def __init__(self, object_list: QuerySet, per_page: int, *, count_limit: int = COUNT_LIMIT):
+    def __init__(
+        self,
+        object_list: QuerySet,
+        per_page: int,
+        *,
+        count_limit: int = COUNT_LIMIT,
+        first: First | None = None,
+    ):
         super().__init__(object_list, per_page)
         self.queryset = object_list
         self.count_limit = count_limit
+        self.first = first
         self.count_exact = True
         self.pages_seen = 0  # the pages known to exist: the one read and, if any, the next
 
@@ -47,8 +63,12 @@ class CappedCountPaginator(Paginator):
         connection = connections[queryset.db]
         if connection.vendor != "postgresql":
             return queryset.count()
-        capped = queryset.order_by().values("pk")[: self.count_limit + 1]
-        sql, params = capped.query.sql_with_params()
+        capped = self.ids(0, self.count_limit + 1, ordered=False)
+        sql, params = (
+            (capped.sql, capped.params)
+            if isinstance(capped, RawSQL)
+            else capped.query.sql_with_params()
+        )
         with connection.cursor() as cursor:
             # One statement: the capped count and the table's estimate beside it.
             cursor.execute(
@@ -62,6 +82,14 @@ class CappedCountPaginator(Paginator):
         self.count_exact = False
         unfiltered = not queryset.query.where
         return max(estimate or 0, counted) if unfiltered else self.count_limit
+
+    def ids(self, offset: int, count: int, *, ordered: bool = True) -> Any:
+        """The ids of the rows offset to offset + count (what `pk__in` takes); `ordered=False`:
+        any such rows (for counting)."""
+        if self.first is not None:
+            return self.first(offset, count)
+        queryset = self.queryset if ordered else self.queryset.order_by()
+        return queryset.values("pk")[offset : offset + count]
 
     @property
     def num_pages(self) -> int:
@@ -84,9 +112,7 @@ class CappedCountPaginator(Paginator):
         if (self.count_exact and number > max(1, last)) or start >= 2**62:
             # Past the end (an exact count says so, or no OFFSET the database takes).
             raise EmptyPage(self.error_messages["no_results"])
-        queryset = self.queryset
-        ids = queryset.values("pk")[start : start + self.per_page + 1]
-        rows = list(queryset.filter(pk__in=ids))
+        rows = list(self.queryset.filter(pk__in=self.ids(start, self.per_page + 1)))
         if not rows and number > 1:
             raise EmptyPage(self.error_messages["no_results"])
         self.pages_seen = number + (len(rows) > self.per_page)
@@ -112,12 +138,15 @@ class CappedCountPagination(PageNumberPagination):
     """PageNumberPagination with a bounded count and `count_exact` (see the module docstring)."""
 
     count_limit = COUNT_LIMIT
+    first: First | None = None  # set per request by a list that finds its pages' ids itself
 
     # DRF calls this as it would the class it names; a method passes this class's count_limit.
     def django_paginator_class(  # type: ignore[override]
         self, queryset: QuerySet, page_size: int
     ) -> CappedCountPaginator:
-        return CappedCountPaginator(queryset, page_size, count_limit=self.count_limit)
+        return CappedCountPaginator(
+            queryset, page_size, count_limit=self.count_limit, first=self.first
+        )
 
     def get_page_number(self, request, paginator: Paginator):
         page_number = request.query_params.get(self.page_query_param) or 1

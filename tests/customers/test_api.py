@@ -190,6 +190,14 @@ def test_customer_list_count_is_one_query_however_many_customers(session_api, ag
     assert count_queries(session_api, CUSTOMERS) == small
 
 
+def test_a_customer_search_takes_as_many_queries_as_the_list(session_api, agent, count_limit):
+    """Its page's ids and its count are found another way (customers.selectors.first_matches),
+    each within the query that reads them."""
+    CustomerFactory.create_batch(6, owner=agent, company="Acme")
+    listed = count_queries(session_api, f"{CUSTOMERS}?page_size=2&page=2")
+    assert count_queries(session_api, f"{CUSTOMERS}?search=acme&page_size=2&page=2") == listed
+
+
 def test_customer_retrieve(agent_api, customer):
     response = agent_api.get(customer_url(customer.pk))
     assert response.status_code == 200

@@ -193,3 +193,76 @@ def test_a_term_found_all_along_the_names_fills_its_page_in_the_walk(agent, monk
     assert runs_of(nodes, "CTE found") == 0
     page = selectors.customer_page(user=agent, query="smith")
     assert [c.name for c in page.items] == [f"Name {n:04} Smith" for n in range(0, 75, 3)]
+
+
+# --- The customers API's `?search=` (page numbers; customers.api.views) ----------------------
+
+
+def api_search_sql(client, params: dict) -> list[str]:
+    """The SQL of the API's search queries (those with the LIKE in them), after the request."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/v1/customers/", params)
+    assert response.status_code == 200, response.content
+    return [q["sql"] for q in queries.captured_queries if " LIKE " in q["sql"]]
+
+
+def api_page_through(client, params: dict) -> list[str]:
+    seen, url = [], "/api/v1/customers/"
+    while url:
+        body = client.get(url, params if url == "/api/v1/customers/" else None).json()
+        seen += [row["name"] for row in body["results"]]
+        url = body["next"]
+    return seen
+
+
+def test_the_api_search_pages_through_every_match_once_in_name_order(agent_api, monkeypatch):
+    """Pages past the walk (page 3 starts after the 5 entries walked) and pages inside it, both
+    ways of finding a page's ids: the same matches as the customer list, in name order."""
+    monkeypatch.setattr(selectors, "SEARCH_WALK", 5)
+    for n in range(12):
+        CustomerFactory(name=f"Aaron {n:02}", email=f"a{n}@example.com", company="Acme")
+    CustomerFactory(name="Ada Zed", email="michael.ada@example.com", company="Acme")
+    for n in range(9):
+        CustomerFactory(name=f"Michael {n}", email=f"m{n}@example.com", company="Acme")
+    CustomerFactory(name="Zoe Dimichaelis", email="z@example.com", company="Acme")
+    expected = ["Ada Zed", *(f"Michael {n}" for n in range(9)), "Zoe Dimichaelis"]
+    assert api_page_through(agent_api, {"search": "  MICHAEL ", "page_size": 4}) == expected
+    assert api_page_through(agent_api, {"q": "a", "page_size": 3}) == [
+        *(f"Aaron {n:02}" for n in range(12)),
+        "Ada Zed",
+        *(f"Michael {n}" for n in range(9)),
+        "Zoe Dimichaelis",
+    ]
+    body = agent_api.get("/api/v1/customers/", {"search": "michael", "page_size": 4}).json()
+    assert (body["count"], body["count_exact"]) == (11, True)
+
+
+def test_the_api_search_keeps_the_other_filters_and_orderings(agent_api, monkeypatch):
+    monkeypatch.setattr(selectors, "SEARCH_WALK", 2)
+    for n in range(6):
+        CustomerFactory(name=f"Smith {n}", company="Acme" if n % 2 else "Other")
+    params = {"search": "smith", "company": "acme", "page_size": 2}
+    assert api_page_through(agent_api, params) == ["Smith 1", "Smith 3", "Smith 5"]
+    ordered = {**params, "ordering": "-name"}
+    assert api_page_through(agent_api, ordered) == ["Smith 5", "Smith 3", "Smith 1"]
+
+
+@needs_postgresql
+def test_the_api_search_walks_a_bounded_part_of_the_names_then_asks_the_trigram_index(
+    agent_api, monkeypatch
+):
+    """As the customer list (test_a_search_walks_a_bounded_part_of_…): the page's ids and the
+    capped count each walk at most SEARCH_WALK entries of the names before the trigram index."""
+    monkeypatch.setattr(selectors, "SEARCH_WALK", 100)
+    Customer.objects.bulk_create(
+        [Customer(name=f"Aaron {n:04}", email=f"a{n}@example.com") for n in range(2000)]
+        + [Customer(name=f"Michael {n:04}", email=f"m{n}@example.com") for n in range(1100)]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE customers_customer")
+    for params in ({"search": "michael"}, {"search": "michael", "page": 3}):
+        for sql in api_search_sql(agent_api, params):
+            assert names_walked(explain_analyze(sql)) <= 100, sql
+    body = agent_api.get("/api/v1/customers/", {"search": "michael", "page": 3}).json()
+    assert [row["name"] for row in body["results"]] == [f"Michael {n:04}" for n in range(100, 150)]
+    assert (body["count"], body["count_exact"]) == (1000, False)
