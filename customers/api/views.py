@@ -38,8 +38,8 @@ from memorycrm.lib.pagination import CappedCountPagination, First
 
 class CustomerPagination(CappedCountPagination):
     """Page numbers, with a count that stays cheap at a million customers
-    (memorycrm.lib.pagination); a search finds its page and its count as the customer list's
-    does (CustomerViewSet.search_first)."""
+    (memorycrm.lib.pagination); a search finds its page's ids as the customer list does
+    (CustomerViewSet.search_first)."""
 
     page_size_query_param = "page_size"
     max_page_size = 200

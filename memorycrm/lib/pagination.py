@@ -13,8 +13,9 @@ numbers, links and response shape, and adds `count_exact`:
   needs the real number of pages).
 * The page's ids are found first and its rows read by id in the same query (a late row lookup):
   an index holding the filtered columns finds them without reading the table. A list may find
-  them another way (`first`: the customers API's search, customers.selectors.first_matches),
-  and then counts with it too: the count is the ids of the first COUNT_LIMIT + 1 rows, counted.
+  them another way (`first`: the customers API's search, customers.selectors.first_matches).
+  The count stays the plain capped one: it needs no order, and PostgreSQL reads the first
+  COUNT_LIMIT + 1 matches it finds (a search's from its trigram index).
 
 The count is one query whatever the size, and so is the page.
 """
@@ -28,7 +29,6 @@ from typing import Any, cast
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connections
 from django.db.models import QuerySet
-from django.db.models.expressions import RawSQL
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
@@ -63,12 +63,8 @@ class CappedCountPaginator(Paginator):
         connection = connections[queryset.db]
         if connection.vendor != "postgresql":
             return queryset.count()
-        capped = self.ids(0, self.count_limit + 1, ordered=False)
-        sql, params = (
-            (capped.sql, capped.params)
-            if isinstance(capped, RawSQL)
-            else capped.query.sql_with_params()
-        )
+        capped = queryset.order_by().values("pk")[: self.count_limit + 1]
+        sql, params = capped.query.sql_with_params()
         with connection.cursor() as cursor:
             # One statement: the capped count and the table's estimate beside it.
             cursor.execute(
@@ -83,13 +79,11 @@ class CappedCountPaginator(Paginator):
         unfiltered = not queryset.query.where
         return max(estimate or 0, counted) if unfiltered else self.count_limit
 
-    def ids(self, offset: int, count: int, *, ordered: bool = True) -> Any:
-        """The ids of the rows offset to offset + count (what `pk__in` takes); `ordered=False`:
-        any such rows (for counting)."""
+    def ids(self, offset: int, count: int) -> Any:
+        """The ids of the rows offset to offset + count, in order (what `pk__in` takes)."""
         if self.first is not None:
             return self.first(offset, count)
-        queryset = self.queryset if ordered else self.queryset.order_by()
-        return queryset.values("pk")[offset : offset + count]
+        return self.queryset.values("pk")[offset : offset + count]
 
     @property
     def num_pages(self) -> int:

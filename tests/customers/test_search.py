@@ -252,7 +252,7 @@ def test_the_api_search_walks_a_bounded_part_of_the_names_then_asks_the_trigram_
     agent_api, monkeypatch
 ):
     """As the customer list (test_a_search_walks_a_bounded_part_of_…): the page's ids and the
-    capped count each walk at most SEARCH_WALK entries of the names before the trigram index."""
+    capped count (no order: PostgreSQL's choice) walk at most SEARCH_WALK entries of the names."""
     monkeypatch.setattr(selectors, "SEARCH_WALK", 100)
     Customer.objects.bulk_create(
         [Customer(name=f"Aaron {n:04}", email=f"a{n}@example.com") for n in range(2000)]
