@@ -329,6 +329,12 @@ def pages(agent, manager) -> dict:
         "API customers, search (capped count)": get(
             agent, f"/api/v1/customers/?search={COMMON.lower()}"
         ),
+        "API customers, search, common first name": get(
+            agent, f"/api/v1/customers/?search={COMMON_FIRST.lower()}"
+        ),
+        "API customers, search, first name": get(
+            agent, f"/api/v1/customers/?search={FIRST.lower()}"
+        ),
         "API interactions, cursor page 1": get(agent, "/api/v1/interactions/"),
         "API interactions, cursor page 2": api_second_page,
         "CSV export, first byte": get(manager, "/exports/interactions.csv"),
