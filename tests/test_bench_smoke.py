@@ -21,6 +21,19 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCHES = {"timeline": "1.3", "search": "2.0"}  # name: target
 
 
+def run_bench(name: str, *args: str, timeout: float) -> tuple[subprocess.CompletedProcess, list]:
+    """Run bench/<name>.py with ``args`` to its end; the process and its stdout's lines."""
+    process = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / f"{name}.py"), *args],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return process, process.stdout.strip().splitlines()
+
+
 @pytest.fixture(scope="module")
 def bench_processes():
     processes = {
@@ -56,16 +69,7 @@ def test_bench_runs_and_ends_with_one_result_line(bench_processes, bench):
 @pytest.mark.cluster
 def test_load_bench_runs_without_errors(trained_model_path):  # noqa: F811
     # Gunicorn, a django-q2 cluster with the test model and the load generator, for seconds.
-    process = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "load.py"), "--quick", "--model", trained_model_path],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-
-    lines = process.stdout.strip().splitlines()
+    process, lines = run_bench("load", "--quick", "--model", str(trained_model_path), timeout=900)
     assert [line for line in lines if line.startswith("RESULT")] == lines[-1:], process.stderr
     assert lines[-1] == "RESULT load errors=0 target<=0 PASS", process.stdout
     assert process.returncode == 0
@@ -75,15 +79,7 @@ def test_survey_bench_loses_and_duplicates_no_answer():
     # Real gunicorn, answers and their concurrent duplicates (a double click from the other
     # client process): every acknowledged answer is stored exactly once. The ratio's PASS/FAIL
     # is not checked at this size, only that the line is there.
-    process = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "survey.py"), "--quick"],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    lines = process.stdout.strip().splitlines()
+    process, lines = run_bench("survey", "--quick", timeout=180)
     assert lines, process.stderr
     assert process.returncode == (0 if lines[-1].endswith(" PASS") else 1), process.stderr
     assert re.fullmatch(r"RESULT survey ratio=\d+\.\d\d target>=0\.5 (PASS|FAIL)", lines[-1])
@@ -95,15 +91,7 @@ def test_survey_bench_loses_and_duplicates_no_answer():
 def test_ingest_bench_stores_each_message_exactly_once():
     # A real Dovecot, the real poller, then two pollers at once on another mailbox: every
     # message recorded once. The ratio's PASS/FAIL is not checked at this size.
-    process = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "ingest.py"), "--quick"],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    lines = process.stdout.strip().splitlines()
+    process, lines = run_bench("ingest", "--quick", timeout=180)
     assert lines, process.stderr
     assert process.returncode == (0 if lines[-1].endswith(" PASS") else 1), process.stderr
     assert re.fullmatch(r"RESULT ingest ratio=\d+\.\d\d target>=0\.5 (PASS|FAIL)", lines[-1])
@@ -112,16 +100,7 @@ def test_ingest_bench_stores_each_message_exactly_once():
 
 def test_ingest_bench_runs_through_a_slow_link():
     # --rtt-ms puts a relay (bench/_slow_link.py) between the pollers and Dovecot.
-    process = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "ingest.py"), "--quick", "--rtt-ms", "4"]
-        + ["--mbit", "50"],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    lines = process.stdout.strip().splitlines()
+    process, lines = run_bench("ingest", "--quick", "--rtt-ms", "4", "--mbit", "50", timeout=180)
     assert lines, process.stderr
     assert any(
         line.startswith("Dovecot over a relay of 4 ms round trip, 50 Mbit/s;") for line in lines

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import UTC, datetime
 
@@ -14,6 +13,7 @@ from customers.channels.inbound import ingest_email
 from customers.models import Customer, InboundEmail, Interaction
 from customers.services import update_customer
 from tests.channels.mail import bounce, make_email
+from tests.channels.racing import second_waits_for_first
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -361,38 +361,15 @@ def test_existing_customer_record_is_not_changed_by_email(customer):
 def test_a_message_being_stored_elsewhere_waits_and_is_not_stored_twice():
     """A second delivery of a message another transaction is storing (uncommitted) waits
     for it, then finds the message taken and drops what it had prepared."""
-    from django.db import connection, connections, transaction
+    from django.db import connection
 
     if connection.vendor != "postgresql":
         pytest.skip("concurrent writers need PostgreSQL (SQLite locks the whole file)")
     CustomerFactory(email="ada@example.com")
     raw = make_email(message_id="<race@example.com>")
-    stored, release, outcome = threading.Event(), threading.Event(), {}
-
-    def first() -> None:
-        try:
-            with transaction.atomic():
-                outcome["first"] = ingest_email(raw, source="first")
-                stored.set()
-                release.wait(timeout=30)
-        finally:
-            connections.close_all()
-
-    def second() -> None:
-        try:
-            outcome["second"] = ingest_email(raw, source="second")
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    threads[0].start()
-    assert stored.wait(timeout=30)
-    threads[1].start()
-    threads[1].join(timeout=1)
-    assert threads[1].is_alive()  # waiting for the first transaction's outcome
-    release.set()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcome = second_waits_for_first(
+        lambda: ingest_email(raw, source="first"), lambda: ingest_email(raw, source="second")
+    )
     assert outcome["second"].duplicate
     assert outcome["second"].interaction_id == outcome["first"].interaction_id
     assert Interaction.objects.count() == 1 and InboundEmail.objects.count() == 1

@@ -3,13 +3,12 @@ whoever else is adding them; a sender who cannot be a customer is refused alone.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from customers.channels.inbound import ingest_email, ingest_emails
 from customers.models import Customer, InboundEmail, Interaction
 from tests.channels.mail import make_email
+from tests.channels.racing import second_waits_for_first
 
 pytestmark = pytest.mark.django_db
 Kind = InboundEmail.Kind
@@ -47,38 +46,15 @@ def test_a_sender_who_cannot_be_a_customer_is_refused_and_the_batch_goes_on():
 def test_a_sender_being_added_elsewhere_waits_and_becomes_one_customer():
     """Two deliveries of different emails from the same new sender: the second waits for the
     first's uncommitted customer, then stores its email on that customer."""
-    from django.db import connection, connections, transaction
+    from django.db import connection
 
     if connection.vendor != "postgresql":
         pytest.skip("concurrent writers need PostgreSQL (SQLite locks the whole file)")
-    stored, release, outcome = threading.Event(), threading.Event(), {}
-
-    def first() -> None:
-        try:
-            with transaction.atomic():
-                raw = make_email(sender="Grace <grace@navy.example>", text="One.")
-                outcome["first"] = ingest_email(raw, source="first")
-                stored.set()
-                release.wait(timeout=30)
-        finally:
-            connections.close_all()
-
-    def second() -> None:
-        try:
-            raw = make_email(sender="GRACE <Grace@Navy.example>", text="Two.")
-            outcome["second"] = ingest_email(raw, source="second")
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    threads[0].start()
-    assert stored.wait(timeout=30)
-    threads[1].start()
-    threads[1].join(timeout=1)
-    assert threads[1].is_alive()  # waiting for the first transaction's customer
-    release.set()
-    for thread in threads:
-        thread.join(timeout=30)
+    one = make_email(sender="Grace <grace@navy.example>", text="One.")
+    two = make_email(sender="GRACE <Grace@Navy.example>", text="Two.")
+    outcome = second_waits_for_first(
+        lambda: ingest_email(one, source="first"), lambda: ingest_email(two, source="second")
+    )
     grace = Customer.objects.get()
     assert grace.email == "grace@navy.example"
     interactions = [Interaction.objects.get(pk=outcome[k].interaction_id) for k in outcome]
