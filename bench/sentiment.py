@@ -400,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     onnx_rows, onnx_checks = onnx_report(model_path, classifier.metadata, texts, dataset, args)
-    print("\ntorch vs flair's ONNX export, same model, same texts")
+    print(f"\ntorch vs flair's ONNX export, same model, same texts ({cpu_int8()})")
     print(_setup.table(["measure", "torch", "ONNX", "ratio / drop"], onnx_rows))
 
     ok = ratio >= TARGET
@@ -571,6 +571,22 @@ def onnx_report(model_path: Path, metadata: dict, texts: list[str], dataset, arg
         "drop": max((a - b for a, b in f1.values()), default=0.0),
     }
     return rows, checks
+
+
+def cpu_int8() -> str:
+    """What this CPU offers int8 matrix products (onnxruntime's int8 kernels use the best):
+    VNNI or AMX multiply-add int8 in one instruction; with AVX2 alone, int8 gains far less
+    over fp32 (docs/sentiment.md, "Another CPU")."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "CPU flags unknown"
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+    found = [f for f in ("amx_int8", "avx512_vnni", "avx_vnni", "avx512f", "avx2") if f in flags]
+    return "CPU: " + (", ".join(found) if found else "no AVX2")
 
 
 def _torch_threads() -> int:
