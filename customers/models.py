@@ -77,6 +77,38 @@ class CustomerQuerySet(models.QuerySet):
         return self.alias(search_text=SearchText()).filter(search_text__contains=term)
 
 
+class SearchWord(models.Model):
+    """A word of some customer's SearchText: a run of letters and digits of
+    `lower(name || ' ' || email || ' ' || company)` (split on `[^[:alnum:]]+`).
+
+    With SearchPosting, the index of name words customers.selectors.first_matches asks for a
+    term of ASCII letters and digits: such a term, found in a customer's text, lies inside one
+    of its words, so the words containing the term lead to exactly the customers matching it.
+    Kept by database triggers on PostgreSQL (migration 0012: COPY, bulk_create and raw SQL
+    included); empty on SQLite, whose search scans. A word stays when its last customer goes
+    (until TRUNCATE): removing it safely would make concurrent writers wait on each other, and
+    a word without customers finds nobody.
+    """
+
+    word = models.TextField(primary_key=True)
+
+    def __str__(self) -> str:
+        return self.word
+
+
+class SearchPosting(models.Model):
+    """A customer whose SearchText holds `word` (SearchWord), with the customer's name: the
+    primary key's index lists a word's customers in name order."""
+
+    pk = models.CompositePrimaryKey("word", "name", "customer_id")
+    word = models.TextField()
+    name = models.CharField(max_length=200)
+    customer_id = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.word}: {self.name}"
+
+
 def _errors_on_fields(error: ValidationError, constraints) -> dict:
     """Move the messages of single-field unique constraints from the form to that field."""
     field_of = {
