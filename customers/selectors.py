@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.db import connections
 from django.db.models import Max, QuerySet
 from django.db.models.expressions import RawSQL
 
 from customers.access import User, customers_visible_to
-from customers.models import Customer, CustomerQuerySet, SearchText, search_term
+from customers.models import (
+    Customer,
+    CustomerQuerySet,
+    SearchPosting,
+    SearchText,
+    SearchWord,
+    search_term,
+)
 from memorycrm.lib import keyset
 
 # How many entries of the (name, id) index a search walks before it asks the trigram index
@@ -16,6 +25,12 @@ from memorycrm.lib import keyset
 # 1 M customers): "smith" (2.2 %) fills its page within the first 3,000, where its matches
 # start (after "Aaron A…" to "Aaron R…"); a rare term pays the whole walk, then a few rows.
 SEARCH_WALK = 5000
+
+# A term the index of words serves (first_matches): ASCII letters and digits only, so that
+# where it is found it lies inside one word of the text; at least 3, a trigram to find its
+# words by. At most SEARCH_WORDS words containing it, else the trigram index of the texts.
+WORD_TERM = re.compile(r"[a-z0-9]{3,}")
+SEARCH_WORDS = 200
 
 
 def customer_page(*, user: User, query: str = "", cursor: str | None = None) -> keyset.Page:
@@ -44,15 +59,20 @@ def first_matches(
     """The ids of the first `count` of `customers` in name order that match `term`, after the
     first `offset` of them (what `pk__in` takes).
 
-    On PostgreSQL one query holds two ways to find them, and the second runs only when the
-    first did not fill the page (customers.models.SearchText says what the indexes hold):
+    On PostgreSQL one query holds three ways to find them; each runs only when the one before
+    did not find the page (customers.models.SearchText and SearchWord say what the indexes
+    hold):
     1. walk the first SEARCH_WALK entries of the (name, id) index, matching inside the index:
        a term many customers share all along the names ("smith") fills the page there (the
        matches among the first entries are the first matches: a page the walk fills is right);
-    2. else take every match from the trigram index and sort them by name. A rare term
-       ("quillfeather") has few matches. So has, for its size, a common one whose matches sit
-       together far along the names: every "Michael …" comes after all the names from "A" to
-       "Mi", which a walk to the first Michael would pass one by one.
+    2. for a term of ASCII letters and digits (3 or more) found in at most SEARCH_WORDS words
+       of the customers' texts, the first `offset + count` customers of each of those words in
+       name order (SearchPosting's index), merged: the page's matches are among them, since a
+       customer's place among one word's customers is no later than among all the matches.
+       A first name ("michael": 23,680 matches, after every name from "A" to "Mi") reads a
+       page of a few words this way;
+    3. else take every match from the trigram index and sort them by name (a term in many
+       words, or with other characters: "ann lee", "josé", "50%").
     A plain `ORDER BY name LIMIT` leaves the choice to PostgreSQL's planner, which expects the
     matches of any term spread evenly over the names and walks the index for a common one.
     """
@@ -61,6 +81,7 @@ def first_matches(
     if connections[customers.db].vendor != "postgresql" or customers.query.is_empty():
         return page
     connection = connections[customers.db]
+    term = search_term(term)
     entries, entry_params = (
         customers.order_by("name", "id")
         .values("id", "name", "email", "company")[:SEARCH_WALK]
@@ -68,20 +89,44 @@ def first_matches(
     )
     found, found_params = matches.order_by().values("id", "name").query.sql_with_params()
     text = SearchText.template % {"expressions": SearchText.arg_joiner.join(SearchText.columns)}
-    pattern = f"%{connection.ops.prep_for_like_query(search_term(term))}%"
+    pattern = f"%{connection.ops.prep_for_like_query(term)}%"
+    walked = "(SELECT count(*) FROM walk)"
     # MATERIALIZED: each CTE is planned on its own (PostgreSQL would otherwise fold `found`
-    # into the ORDER BY … LIMIT and walk the index again); the trigram branch is gated by a
-    # condition on `walk` alone, which PostgreSQL checks once, before running the branch.
-    sql = (
-        f"WITH walk AS MATERIALIZED (SELECT id, name FROM ({entries}) entries "
-        f"WHERE {text} LIKE %s ORDER BY name, id LIMIT {count:d} OFFSET {offset:d}), "
-        f"found AS MATERIALIZED ({found}) "
-        f"SELECT id FROM walk WHERE (SELECT count(*) FROM walk) = {count:d} "
-        "UNION ALL "
-        f"(SELECT id FROM found WHERE (SELECT count(*) FROM walk) < {count:d} "
+    # into the ORDER BY … LIMIT and walk the index again); a branch is gated by a condition on
+    # the CTEs before it alone, which PostgreSQL checks once, before running the branch.
+    ctes = [
+        f"walk AS MATERIALIZED (SELECT id, name FROM ({entries}) entries "
+        f"WHERE {text} LIKE %s ORDER BY name, id LIMIT {count:d} OFFSET {offset:d})",
+        f"found AS MATERIALIZED ({found})",
+    ]
+    params = [*entry_params, pattern, *found_params]
+    branches = [f"SELECT id FROM walk WHERE {walked} = {count:d}"]
+    use_found = f"{walked} < {count:d}"
+    if WORD_TERM.fullmatch(term):
+        allowed, allowed_params = customers.order_by().values("id").query.sql_with_params()
+        ctes[1:1] = [
+            f"words AS MATERIALIZED (SELECT word FROM {SearchWord._meta.db_table} "
+            f"WHERE {walked} < {count:d} AND word LIKE %s LIMIT {SEARCH_WORDS + 1:d})",
+            # Per word, its first customers in name order among `customers` (a nested loop
+            # on the customer's primary key: a page of lookups per word).
+            "listed AS MATERIALIZED (SELECT DISTINCT p.customer_id AS id, p.name FROM words "
+            "CROSS JOIN LATERAL (SELECT p.customer_id, p.name "
+            f"FROM {SearchPosting._meta.db_table} p "
+            f"JOIN ({allowed}) allowed ON allowed.id = p.customer_id WHERE p.word = words.word "
+            f"ORDER BY p.name, p.customer_id LIMIT {offset + count:d}) p "
+            f"WHERE (SELECT count(*) FROM words) <= {SEARCH_WORDS:d})",
+        ]
+        params[len(entry_params) + 1 : len(entry_params) + 1] = [pattern, *allowed_params]
+        branches.append(
+            f"(SELECT id FROM listed ORDER BY name, id LIMIT {count:d} OFFSET {offset:d})"
+        )
+        use_found += f" AND (SELECT count(*) FROM words) > {SEARCH_WORDS:d}"
+    branches.append(
+        f"(SELECT id FROM found WHERE {use_found} "
         f"ORDER BY name, id LIMIT {count:d} OFFSET {offset:d})"
     )
-    return RawSQL(sql, (*entry_params, pattern, *found_params))
+    sql = f"WITH {', '.join(ctes)} SELECT id FROM ({' UNION ALL '.join(branches)}) ids"
+    return RawSQL(sql, tuple(params))
 
 
 def timeline_page(*, customer: Customer, cursor: str | None = None) -> keyset.Page:

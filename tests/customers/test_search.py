@@ -161,11 +161,12 @@ def runs_of(nodes: list[dict], subplan: str) -> int:
 
 @needs_postgresql
 def test_a_search_walks_a_bounded_part_of_the_names_then_asks_the_trigram_index(agent, monkeypatch):
-    """Matches sitting together far along the names ("michael": every Michael after the
+    """Matches sitting together far along the names ("michael 0": every Michael after the
     "A…" to "Mi…") are not reached by walking past every name before them: the walk stops
-    after SEARCH_WALK entries, and the other branch (`found`: the trigram index at full size,
-    test_a_rare_term_is_found_through_the_trigram_index) finds them. PostgreSQL's planner
-    alone expects the matches spread evenly along the names, and walks."""
+    after SEARCH_WALK entries, and the last branch (`found`: the trigram index at full size,
+    test_a_rare_term_is_found_through_the_trigram_index) finds them; a term of letters and
+    digits alone, "michael", is found through its words before (test_search_words.py).
+    PostgreSQL's planner alone expects the matches spread evenly along the names, and walks."""
     monkeypatch.setattr(selectors, "SEARCH_WALK", 100)
     Customer.objects.bulk_create(
         [Customer(name=f"Aaron {n:04}", email=f"a{n}@example.com") for n in range(2000)]
@@ -173,10 +174,10 @@ def test_a_search_walks_a_bounded_part_of_the_names_then_asks_the_trigram_index(
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE customers_customer")
-    nodes = explain_analyze(search_sql(agent, "michael"))
+    nodes = explain_analyze(search_sql(agent, "michael 0"))
     assert names_walked(nodes) <= 100
     assert runs_of(nodes, "CTE found") == 1
-    page = selectors.customer_page(user=agent, query="michael")
+    page = selectors.customer_page(user=agent, query="michael 0")
     assert [c.name for c in page.items] == [f"Michael {n:03}" for n in range(25)]
 
 
