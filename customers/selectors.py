@@ -31,6 +31,9 @@ SEARCH_WALK = 5000
 # words by. At most SEARCH_WORDS words containing it, else the trigram index of the texts.
 WORD_TERM = re.compile(r"[a-z0-9]{3,}")
 SEARCH_WORDS = 200
+# When a page of each of the term's words is at most this many postings, they are read first
+# and the walk is skipped ("smith": a handful of words, where the walk passes 3,000 names).
+SEARCH_WORD_ROWS = 1000
 
 
 def customer_page(*, user: User, query: str = "", cursor: str | None = None) -> keyset.Page:
@@ -39,8 +42,11 @@ def customer_page(*, user: User, query: str = "", cursor: str | None = None) -> 
     The page's ids are found first (first_matches), and the table is read for the page's rows
     only."""
 
+    key = keyset.decode(cursor or "")
+    after = key if key is not None and isinstance(key[0], str) else None
+
     def first(customers: CustomerQuerySet, count: int) -> QuerySet | RawSQL:
-        return first_matches(customers, query, count)
+        return first_matches(customers, query, count, after=after)
 
     return keyset.paginate(
         customers_visible_to(user),
@@ -54,24 +60,31 @@ def customer_page(*, user: User, query: str = "", cursor: str | None = None) -> 
 
 
 def first_matches(
-    customers: CustomerQuerySet, term: str, count: int, *, offset: int = 0
+    customers: CustomerQuerySet,
+    term: str,
+    count: int,
+    *,
+    offset: int = 0,
+    after: tuple[str, int] | None = None,
 ) -> QuerySet | RawSQL:
     """The ids of the first `count` of `customers` in name order that match `term`, after the
-    first `offset` of them (what `pk__in` takes).
+    first `offset` of them (what `pk__in` takes). `after`: the (name, id) of a keyset cursor
+    that `customers` is already filtered by, so that the words' lists start there too.
 
-    On PostgreSQL one query holds three ways to find them; each runs only when the one before
+    On PostgreSQL one query holds three ways to find them; each runs only when the ones before
     did not find the page (customers.models.SearchText and SearchWord say what the indexes
     hold):
     1. walk the first SEARCH_WALK entries of the (name, id) index, matching inside the index:
-       a term many customers share all along the names ("smith") fills the page there (the
-       matches among the first entries are the first matches: a page the walk fills is right);
+       a term many customers share all along the names fills the page there (the matches
+       among the first entries are the first matches: a page the walk fills is right);
     2. for a term of ASCII letters and digits (3 or more) found in at most SEARCH_WORDS words
        of the customers' texts, the first `offset + count` customers of each of those words in
        name order (SearchPosting's index), merged: the page's matches are among them, since a
        customer's place among one word's customers is no later than among all the matches.
-       A first name ("michael": 23,680 matches, after every name from "A" to "Mi") reads a
-       page of a few words this way;
-    3. else take every match from the trigram index and sort them by name (a term in many
+       When that is at most SEARCH_WORD_ROWS postings it runs first, and the walk not at all:
+       a first name ("michael": 23,680 matches, after every name from "A" to "Mi"), a last
+       name ("smith") or a rare one ("quillfeather") each read a page of one or two words;
+    3. else take every match from the trigram index and sort them by name (a term in more
        words, or with other characters: "ann lee", "josé", "50%").
     A plain `ORDER BY name LIMIT` leaves the choice to PostgreSQL's planner, which expects the
     matches of any term spread evenly over the names and walks the index for a common one.
@@ -91,36 +104,49 @@ def first_matches(
     text = SearchText.template % {"expressions": SearchText.arg_joiner.join(SearchText.columns)}
     pattern = f"%{connection.ops.prep_for_like_query(term)}%"
     walked = "(SELECT count(*) FROM walk)"
+    words = "(SELECT count(*) FROM words)"
+    by_words = WORD_TERM.fullmatch(term) is not None
+    walk_if = ""
     # MATERIALIZED: each CTE is planned on its own (PostgreSQL would otherwise fold `found`
     # into the ORDER BY … LIMIT and walk the index again); a branch is gated by a condition on
-    # the CTEs before it alone, which PostgreSQL checks once, before running the branch.
-    ctes = [
+    # other CTEs alone, which PostgreSQL checks once, before running the branch.
+    ctes: list[str] = []
+    params: list = []
+    if by_words:
+        ctes.append(
+            f"words AS MATERIALIZED (SELECT word FROM {SearchWord._meta.db_table} "
+            f"WHERE word LIKE %s LIMIT {SEARCH_WORDS + 1:d})"
+        )
+        params.append(pattern)
+        # A term in few words reads a page of each before the walk, and the walk stays still.
+        walk_if = f"{words} * {offset + count:d} > {SEARCH_WORD_ROWS:d} AND "
+    ctes.append(
         f"walk AS MATERIALIZED (SELECT id, name FROM ({entries}) entries "
-        f"WHERE {text} LIKE %s ORDER BY name, id LIMIT {count:d} OFFSET {offset:d})",
-        f"found AS MATERIALIZED ({found})",
-    ]
-    params = [*entry_params, pattern, *found_params]
+        f"WHERE {walk_if}{text} LIKE %s ORDER BY name, id LIMIT {count:d} OFFSET {offset:d})"
+    )
+    params += [*entry_params, pattern]
     branches = [f"SELECT id FROM walk WHERE {walked} = {count:d}"]
     use_found = f"{walked} < {count:d}"
-    if WORD_TERM.fullmatch(term):
+    if by_words:
         allowed, allowed_params = customers.order_by().values("id").query.sql_with_params()
-        ctes[1:1] = [
-            f"words AS MATERIALIZED (SELECT word FROM {SearchWord._meta.db_table} "
-            f"WHERE {walked} < {count:d} AND word LIKE %s LIMIT {SEARCH_WORDS + 1:d})",
+        ctes.append(
             # Per word, its first customers in name order among `customers` (a nested loop
             # on the customer's primary key: a page of lookups per word).
             "listed AS MATERIALIZED (SELECT DISTINCT p.customer_id AS id, p.name FROM words "
             "CROSS JOIN LATERAL (SELECT p.customer_id, p.name "
             f"FROM {SearchPosting._meta.db_table} p "
             f"JOIN ({allowed}) allowed ON allowed.id = p.customer_id WHERE p.word = words.word "
+            f"{'AND (p.name, p.customer_id) > (%s, %s) ' if after else ''}"
             f"ORDER BY p.name, p.customer_id LIMIT {offset + count:d}) p "
-            f"WHERE (SELECT count(*) FROM words) <= {SEARCH_WORDS:d})",
-        ]
-        params[len(entry_params) + 1 : len(entry_params) + 1] = [pattern, *allowed_params]
+            f"WHERE {walked} < {count:d} AND {words} <= {SEARCH_WORDS:d})"
+        )
+        params += [*allowed_params, *(after or ())]
         branches.append(
             f"(SELECT id FROM listed ORDER BY name, id LIMIT {count:d} OFFSET {offset:d})"
         )
-        use_found += f" AND (SELECT count(*) FROM words) > {SEARCH_WORDS:d}"
+        use_found += f" AND {words} > {SEARCH_WORDS:d}"
+    ctes.append(f"found AS MATERIALIZED ({found})")
+    params += found_params
     branches.append(
         f"(SELECT id FROM found WHERE {use_found} "
         f"ORDER BY name, id LIMIT {count:d} OFFSET {offset:d})"

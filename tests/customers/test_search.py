@@ -183,7 +183,10 @@ def test_a_search_walks_a_bounded_part_of_the_names_then_asks_the_trigram_index(
 
 @needs_postgresql
 def test_a_term_found_all_along_the_names_fills_its_page_in_the_walk(agent, monkeypatch):
+    """When its words hold more than SEARCH_WORD_ROWS postings to read (here: any), the walk
+    goes first, and fills the page."""
     monkeypatch.setattr(selectors, "SEARCH_WALK", 100)
+    monkeypatch.setattr(selectors, "SEARCH_WORD_ROWS", 0)
     Customer.objects.bulk_create(
         Customer(name=f"Name {n:04} {'Smith' if n % 3 == 0 else 'Jones'}") for n in range(2000)
     )

@@ -51,10 +51,11 @@ def realistic_customers(count: int, *, seed: int = 17, owner=None) -> list[Custo
     customers = []
     for n in range(count):
         first, last = rng.choice(FIRSTS), rng.choice(LASTS)
+        domain = rng.choice(["example.com", "mail.org"])
         customers.append(
             Customer(
                 name=f"{first} {last}",
-                email=f"{rng.choice(FIRSTS).lower()}.{seed}.{n}@{rng.choice(['example.com', 'mail.org'])}",
+                email=f"{rng.choice(FIRSTS).lower()}.{seed}.{n}@{domain}",
                 company=rng.choice(COMPANIES),
                 owner=owner,
             )
@@ -167,6 +168,20 @@ def test_a_search_runs_as_many_queries_on_more_customers(no_walk, agent_client):
     assert [queries_for(term) for term in ("michael", "ann lee")] == few
 
 
+def postings_read(nodes: list[dict]) -> int:
+    return sum(
+        node["Actual Rows"] * node["Actual Loops"]
+        for node in nodes
+        if node.get("Relation Name") == "customers_searchposting"
+    )
+
+
+def page_sql(user, term: str, cursor: str | None) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        selectors.customer_page(user=user, query=term, cursor=cursor)
+    return [q["sql"] for q in queries.captured_queries]
+
+
 @needs_postgresql
 def test_a_first_name_is_found_through_its_words_without_the_trigram_index(agent, monkeypatch):
     """Matches sitting together far along the names ("michael": every Michael after the "A…"
@@ -183,12 +198,7 @@ def test_a_first_name_is_found_through_its_words_without_the_trigram_index(agent
     ids = selectors.first_matches(Customer.objects.all(), "michael", 26)
     nodes = explain_analyze(connection.ops.compose_sql(ids.sql, ids.params))
     assert runs_of(nodes, "CTE found") == 0
-    postings_read = sum(
-        node["Actual Rows"] * node["Actual Loops"]
-        for node in nodes
-        if node.get("Relation Name") == "customers_searchposting"
-    )
-    assert postings_read <= 2 * 26  # two words: michael, mcmichael
+    assert postings_read(nodes) <= 2 * 26  # two words: michael, mcmichael
     customer_reads = [
         node["Node Type"]
         for node in nodes
@@ -197,6 +207,13 @@ def test_a_first_name_is_found_through_its_words_without_the_trigram_index(agent
     assert "Seq Scan" not in customer_reads
     page = selectors.customer_page(user=agent, query="michael")
     assert [c.name for c in page.items] == [f"Michael {n:03}" for n in range(25)]
+    # A later page starts in each word's list where the cursor is: the same reads.
+    page = selectors.customer_page(user=agent, query="michael", cursor=page.next_cursor)
+    assert [c.name for c in page.items] == [f"Michael {n:03}" for n in range(25, 50)]
+    [sql] = [sql for sql in page_sql(agent, "michael", page.next_cursor) if " LIKE " in sql]
+    nodes = explain_analyze(sql)
+    assert runs_of(nodes, "CTE found") == 0
+    assert postings_read(nodes) <= 2 * 26
 
 
 @needs_postgresql
