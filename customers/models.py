@@ -85,9 +85,10 @@ class SearchWord(models.Model):
     term of ASCII letters and digits: such a term, found in a customer's text, lies inside one
     of its words, so the words containing the term lead to exactly the customers matching it.
     Kept by database triggers on PostgreSQL (migration 0012: COPY, bulk_create and raw SQL
-    included); empty on SQLite, whose search scans. A word stays when its last customer goes
-    (until TRUNCATE): removing it safely would make concurrent writers wait on each other, and
-    a word without customers finds nobody.
+    included); empty on SQLite, whose search scans. Deleting customers deletes the words no
+    other customer has. A change of name, email or company leaves the words it removed (with
+    no customers: they find nobody) until a TRUNCATE: removing them would make such a change
+    wait for every customer being stored at the time (an import).
     """
 
     word = models.TextField(primary_key=True)

@@ -61,10 +61,26 @@ UNCHANGED = (
 CHANGED_OLD = f"(SELECT * FROM old_rows c WHERE NOT {UNCHANGED.format(other='new_rows')})"
 CHANGED_NEW = f"(SELECT * FROM new_rows c WHERE NOT {UNCHANGED.format(other='old_rows')})"
 
+# After a delete (an erasure), the words no customer has any more leave the vocabulary. A
+# customer being stored at the same time may bring one of them back: its uncommitted words
+# are not seen here. So the vocabulary is locked against writers (they hold ROW EXCLUSIVE from
+# their first word to their commit) and the check repeated, in a new snapshot (READ
+# COMMITTED; under another isolation level the words stay). Only when some word may go.
+ORPHANS = (
+    "SELECT DISTINCT w.word FROM old_rows c "
+    "CROSS JOIN LATERAL customers_search_words(c.name, c.email, c.company) w(word) "
+    "WHERE NOT EXISTS (SELECT FROM customers_searchposting p WHERE p.word = w.word)"
+)
+FORGET = (
+    f"IF current_setting('transaction_isolation') = 'read committed' AND EXISTS ({ORPHANS}) "
+    "THEN LOCK TABLE customers_searchword IN SHARE ROW EXCLUSIVE MODE; "
+    f"DELETE FROM customers_searchword v USING ({ORPHANS}) o WHERE v.word = o.word; END IF;"
+)
+
 TRIGGERS = [
     # (event, transition tables, body)
     ("INSERT", "NEW TABLE AS new_rows", add("new_rows")),
-    ("DELETE", "OLD TABLE AS old_rows", remove(postings("old_rows"))),
+    ("DELETE", "OLD TABLE AS old_rows", remove(postings("old_rows")) + FORGET),
     (
         "UPDATE",
         "OLD TABLE AS old_rows NEW TABLE AS new_rows",

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from customers import selectors
 from customers.models import Customer, SearchPosting, SearchWord
+from tests.channels.racing import second_waits_for_first
 from tests.customers.test_search import api_page_through, explain_analyze, page_through, runs_of
 from tests.factories import CustomerFactory, UserFactory
 
@@ -230,6 +231,30 @@ def test_the_migration_indexes_the_customers_stored_before(no_walk):
         SearchWord.objects.values_list("word", flat=True)
     )
     assert_exact(terms=["michael", "jos", "123"])
+
+
+@needs_postgresql
+def test_deleting_customers_forgets_the_words_no_one_else_has():
+    """An erasure leaves nothing of the customer's text in the vocabulary."""
+    gone = CustomerFactory(name="Ada Quillfeather", email="ada.q@example.com", company="Acme")
+    CustomerFactory(name="Ada Smith", email="smith@example.com", company="Acme")
+    gone.delete()
+    words = set(SearchWord.objects.values_list("word", flat=True))
+    assert {"ada", "example", "com", "acme", "smith"} <= words
+    assert not {"quillfeather", "q"} & words
+
+
+@needs_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_word_stored_while_its_last_customer_is_deleted_stays():
+    """The delete waits for the customer being stored with the same word, then keeps it."""
+    ada = CustomerFactory(name="Ada Zyxwv")
+    outcome = second_waits_for_first(
+        lambda: CustomerFactory(name="Bob Zyxwv").pk,
+        lambda: Customer.objects.filter(pk=ada.pk).delete(),
+    )
+    assert SearchWord.objects.filter(word="zyxwv").exists()
+    assert found(Customer.objects.all(), "zyxwv", 5) == [outcome["first"]]
 
 
 @needs_postgresql
