@@ -42,15 +42,18 @@ class JourneyStage(models.Model):
 class SearchText(models.Func):
     """What a search looks in: `lower(name || ' ' || email || ' ' || company)`.
 
-    On PostgreSQL two indexes serve it (migration 0010): a trigram GIN index on this very
-    expression finds the customers matching a rare term, and the (name, id) index includes email
-    and company, so a search for a common term matches while it walks the names in order without
-    reading the table (an index-only scan). customers.selectors.first_matches uses both: a short
-    walk, then the trigram index when the walk found too few. A stored lower-cased column would
-    make the walk faster still, but an index entry holding the name and that column can outgrow
-    PostgreSQL's limit (2,704 bytes) for long non-Latin names; name, email and company within
-    their lengths always fit. The SQL is written out (not Concat, whose SQL differs between
-    Django versions) because the index must hold the same expression as the query.
+    On PostgreSQL three indexes serve it. A trigram GIN index on this very expression
+    (migration 0010) finds the customers matching a rare term; the (name, id) index includes
+    email and company, so a search for a common term matches while it walks the names in order
+    without reading the table (an index-only scan); the index of words (SearchWord, migration
+    0012) lists, per word of this text, its customers in name order.
+    customers.selectors.first_matches uses all three: the words for a term of letters and digits
+    in few words, else a short walk, then the words for one in more, then the trigram index. A
+    stored lower-cased column would make the walk faster still, but an index entry holding the
+    name and that column can outgrow PostgreSQL's limit (2,704 bytes) for long non-Latin names;
+    name, email and company within their lengths always fit. The SQL is written out (not
+    Concat, whose SQL differs between Django versions) because the indexes must hold the same
+    expression as the query.
     """
 
     template = "LOWER(%(expressions)s)"

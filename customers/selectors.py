@@ -104,7 +104,7 @@ def first_matches(
     text = SearchText.template % {"expressions": SearchText.arg_joiner.join(SearchText.columns)}
     pattern = f"%{connection.ops.prep_for_like_query(term)}%"
     walked = "(SELECT count(*) FROM walk)"
-    words = "(SELECT count(*) FROM words)"
+    words = "(SELECT cardinality(list) FROM words)"
     by_words = WORD_TERM.fullmatch(term) is not None
     walk_if = ""
     # MATERIALIZED: each CTE is planned on its own (PostgreSQL would otherwise fold `found`
@@ -113,9 +113,12 @@ def first_matches(
     ctes: list[str] = []
     params: list = []
     if by_words:
+        # One row, an array: PostgreSQL plans the words' lists for the 10 elements it expects
+        # of an array, not for the words its trigram statistics expect (100 and more), whose
+        # cost would compile the query (JIT, some 30 ms) for a page from a deep offset.
         ctes.append(
-            f"words AS MATERIALIZED (SELECT word FROM {SearchWord._meta.db_table} "
-            f"WHERE word LIKE %s LIMIT {SEARCH_WORDS + 1:d})"
+            f"words AS MATERIALIZED (SELECT array(SELECT word FROM {SearchWord._meta.db_table} "
+            f"WHERE word LIKE %s LIMIT {SEARCH_WORDS + 1:d}) AS list)"
         )
         params.append(pattern)
         # A term in few words reads a page of each before the walk, and the walk stays still.
@@ -128,19 +131,26 @@ def first_matches(
     branches = [f"SELECT id FROM walk WHERE {walked} = {count:d}"]
     use_found = f"{walked} < {count:d}"
     if by_words:
-        allowed, allowed_params = customers.order_by().values("id").query.sql_with_params()
+        # Among `customers` (by primary key), unless they are all customers: the words hold
+        # the customers the same snapshot holds (the triggers write them in the same
+        # transaction), and a deep page reads only the index.
+        restrict, restrict_params = "", ()
+        if customers.query.where or customers.query.is_sliced:
+            allowed, restrict_params = customers.order_by().values("id").query.sql_with_params()
+            restrict = f"JOIN ({allowed}) allowed ON allowed.id = p.customer_id "
         ctes.append(
-            # Per word, its first customers in name order among `customers` (a nested loop
-            # on the customer's primary key: a page of lookups per word).
-            "listed AS MATERIALIZED (SELECT DISTINCT p.customer_id AS id, p.name FROM words "
+            # Per word, its first customers in name order (restricted: a nested loop on the
+            # customer's primary key, a page of lookups per word).
+            "listed AS MATERIALIZED (SELECT DISTINCT p.customer_id AS id, p.name "
+            "FROM words CROSS JOIN unnest(words.list) w(word) "
             "CROSS JOIN LATERAL (SELECT p.customer_id, p.name "
             f"FROM {SearchPosting._meta.db_table} p "
-            f"JOIN ({allowed}) allowed ON allowed.id = p.customer_id WHERE p.word = words.word "
+            f"{restrict}WHERE p.word = w.word "
             f"{'AND (p.name, p.customer_id) > (%s, %s) ' if after else ''}"
             f"ORDER BY p.name, p.customer_id LIMIT {offset + count:d}) p "
             f"WHERE {walked} < {count:d} AND {words} <= {SEARCH_WORDS:d})"
         )
-        params += [*allowed_params, *(after or ())]
+        params += [*restrict_params, *(after or ())]
         branches.append(
             f"(SELECT id FROM listed ORDER BY name, id LIMIT {count:d} OFFSET {offset:d})"
         )
