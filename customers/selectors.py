@@ -113,13 +113,7 @@ def first_matches(
     ctes: list[str] = []
     params: list = []
     if by_words:
-        # One row, an array: PostgreSQL plans the words' lists for the 10 elements it expects
-        # of an array, not for the words its trigram statistics expect (100 and more), whose
-        # cost would compile the query (JIT, some 30 ms) for a page from a deep offset.
-        ctes.append(
-            f"words AS MATERIALIZED (SELECT array(SELECT word FROM {SearchWord._meta.db_table} "
-            f"WHERE word LIKE %s LIMIT {SEARCH_WORDS + 1:d}) AS list)"
-        )
+        ctes.append(WORDS_CTE)
         params.append(pattern)
         # A term in few words reads a page of each before the walk, and the walk stays still.
         walk_if = f"{words} * {offset + count:d} > {SEARCH_WORD_ROWS:d} AND "
@@ -131,13 +125,7 @@ def first_matches(
     branches = [f"SELECT id FROM walk WHERE {walked} = {count:d}"]
     use_found = f"{walked} < {count:d}"
     if by_words:
-        # Among `customers` (by primary key), unless they are all customers: the words hold
-        # the customers the same snapshot holds (the triggers write them in the same
-        # transaction), and a deep page reads only the index.
-        restrict, restrict_params = "", ()
-        if customers.query.where or customers.query.is_sliced:
-            allowed, restrict_params = customers.order_by().values("id").query.sql_with_params()
-            restrict = f"JOIN ({allowed}) allowed ON allowed.id = p.customer_id "
+        restrict, restrict_params = _among(customers)
         ctes.append(
             # Per word, its first customers in name order (restricted: a nested loop on the
             # customer's primary key, a page of lookups per word).
@@ -163,6 +151,61 @@ def first_matches(
     )
     sql = f"WITH {', '.join(ctes)} SELECT id FROM ({' UNION ALL '.join(branches)}) ids"
     return RawSQL(sql, tuple(params))
+
+
+# The words containing the term (pattern %s), in one row, an array: PostgreSQL plans what it
+# does per word for the 10 elements it expects of an array, not for the words its trigram
+# statistics expect (100 and more), whose cost would have it compile the query (JIT, 30 ms).
+WORDS_CTE = (
+    f"words AS MATERIALIZED (SELECT array(SELECT word FROM {SearchWord._meta.db_table} "
+    f"WHERE word LIKE %s LIMIT {SEARCH_WORDS + 1:d}) AS list)"
+)
+
+
+def _among(customers: CustomerQuerySet) -> tuple[str, tuple]:
+    """A join keeping a word's customers (SearchPosting `p`) among `customers`, by primary key,
+    and its params; none when they are all customers: the words hold the customers the same
+    snapshot holds (the triggers write them in the same transaction)."""
+    if not customers.query.where and not customers.query.is_sliced:
+        return "", ()
+    allowed, params = customers.order_by().values("id").query.sql_with_params()
+    return f"JOIN ({allowed}) allowed ON allowed.id = p.customer_id ", params
+
+
+def capped_match_count(customers: CustomerQuerySet, term: str, limit: int) -> tuple[str, tuple]:
+    """The SQL (and params) of one number: how many of `customers` match `term`, counted up to
+    `limit` (the customers API's capped count, memorycrm.lib.pagination).
+
+    On PostgreSQL, for a term the index of words serves (first_matches) in at most
+    SEARCH_WORDS words, the customers among the first `limit` of each word, counted once
+    (at most `limit`): a word with `limit` customers makes the count reach it, and words with
+    fewer are counted whole. Else, the first `limit` matches PostgreSQL finds (the trigram
+    index), which for a common term means building the bitmap of every match first
+    ("michael": 23,680).
+    """
+    term = search_term(term)
+    matches = customers.search(term).order_by().values("pk")[:limit]
+    plain, plain_params = matches.query.sql_with_params()
+    counted = f"SELECT count(*) FROM ({plain}) capped"
+    connection = connections[customers.db]
+    if (
+        connection.vendor != "postgresql"
+        or customers.query.is_empty()
+        or not WORD_TERM.fullmatch(term)
+    ):
+        return counted, plain_params
+    restrict, restrict_params = _among(customers)
+    words = "(SELECT cardinality(list) FROM words)"
+    sql = (
+        f"WITH {WORDS_CTE} SELECT CASE WHEN {words} <= {SEARCH_WORDS:d} "
+        f"THEN (SELECT least(count(DISTINCT id), {limit:d}) FROM (SELECT p.customer_id AS id "
+        "FROM words CROSS JOIN unnest(words.list) w(word) CROSS JOIN LATERAL "
+        f"(SELECT p.customer_id FROM {SearchPosting._meta.db_table} p {restrict}"
+        f"WHERE p.word = w.word LIMIT {limit:d}) p) listed) "
+        f"ELSE ({counted}) END"
+    )
+    pattern = f"%{connection.ops.prep_for_like_query(term)}%"
+    return sql, (pattern, *restrict_params, *plain_params)
 
 
 def timeline_page(*, customer: Customer, cursor: str | None = None) -> keyset.Page:

@@ -7,6 +7,8 @@ goes through customers.services, whose ValidationError becomes a 400 with field 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
@@ -33,19 +35,20 @@ from customers.api.serializers import (
 from customers.channels import conversations
 from customers.models import Customer, Interaction, JourneyStage, search_term
 from memorycrm.lib.api import MethodBeforePermissionMixin, StableOrderingFilter, needs
-from memorycrm.lib.pagination import CappedCountPagination, First
+from memorycrm.lib.pagination import CappedCountPagination, Counted, First
 
 
 class CustomerPagination(CappedCountPagination):
     """Page numbers, with a count that stays cheap at a million customers
-    (memorycrm.lib.pagination); a search finds its page's ids as the customer list does
-    (CustomerViewSet.search_first)."""
+    (memorycrm.lib.pagination); a search finds its page's ids as the customer list does, and
+    counts its matches through the same index of words (CustomerViewSet.search)."""
 
     page_size_query_param = "page_size"
     max_page_size = 200
 
     def paginate_queryset(self, queryset, request, view=None):
-        self.first = view.search_first(queryset) if isinstance(view, CustomerViewSet) else None
+        search = view.search(queryset) if isinstance(view, CustomerViewSet) else None
+        self.first, self.counted = search or (None, None)
         return super().paginate_queryset(queryset, request, view)
 
 
@@ -118,10 +121,11 @@ class CustomerViewSet(MethodBeforePermissionMixin, viewsets.ModelViewSet):
             return Customer.objects.none()
         return customers_visible_to(self.request.user)
 
-    def search_first(self, customers: QuerySet[Customer]) -> First | None:
-        """For a search in name order, how its pages' ids are found: selectors.first_matches
-        over the customers the other filters keep (PostgreSQL's planner alone may walk the
-        whole name index for a common term)."""
+    def search(self, customers: QuerySet[Customer]) -> tuple[First, Counted] | None:
+        """For a search in name order, how its pages' ids are found and its rows counted:
+        selectors.first_matches and selectors.capped_match_count over the customers the other
+        filters keep (PostgreSQL's planner alone may walk the whole name index for a common
+        term, and counts a common term's matches from the bitmap of all of them)."""
         params = self.request.query_params
         terms = {search_term(params.get(name, "")) for name in ("search", "q")} - {""}
         if len(terms) != 1 or customers.query.order_by != ("name", "id"):
@@ -135,7 +139,10 @@ class CustomerViewSet(MethodBeforePermissionMixin, viewsets.ModelViewSet):
         def first(offset: int, count: int):
             return selectors.first_matches(unsearched, term, count, offset=offset)
 
-        return first
+        def counted(limit: int) -> tuple[str, Any]:
+            return selectors.capped_match_count(unsearched, term, limit)
+
+        return first, counted
 
     def perform_create(self, serializer: CustomerSerializer) -> None:
         serializer.instance = services.create_customer(

@@ -13,9 +13,10 @@ numbers, links and response shape, and adds `count_exact`:
   needs the real number of pages).
 * The page's ids are found first and its rows read by id in the same query (a late row lookup):
   an index holding the filtered columns finds them without reading the table. A list may find
-  them another way (`first`: the customers API's search, customers.selectors.first_matches).
-  The count stays the plain capped one: it needs no order, and PostgreSQL reads the first
-  COUNT_LIMIT + 1 matches it finds (a search's from its trigram index).
+  them another way (`first`: the customers API's search, customers.selectors.first_matches),
+  and count its rows another way (`counted`: the same search's capped count through the index
+  of words, customers.selectors.capped_match_count); by default the count is the plain capped
+  query: it needs no order, and PostgreSQL reads the first COUNT_LIMIT + 1 rows it finds.
 
 The count is one query whatever the size, and so is the page.
 """
@@ -37,6 +38,9 @@ COUNT_LIMIT = 1000
 # (offset, count) -> the ids of the list's rows offset to offset + count, in its order (what
 # `pk__in` takes: a queryset or an SQL expression).
 First = Callable[[int, int], Any]
+# limit -> the SQL and params of one number: the list's rows counted up to `limit` (a list
+# that counts them another way than the plain capped query).
+Counted = Callable[[int], tuple[str, Any]]
 
 
 class CappedCountPaginator(Paginator):
@@ -49,11 +53,13 @@ class CappedCountPaginator(Paginator):
         *,
         count_limit: int = COUNT_LIMIT,
         first: First | None = None,
+        counted: Counted | None = None,
     ):
         super().__init__(object_list, per_page)
         self.queryset = object_list
         self.count_limit = count_limit
         self.first = first
+        self.counted = counted
         self.count_exact = True
         self.pages_seen = 0  # the pages known to exist: the one read and, if any, the next
 
@@ -63,12 +69,16 @@ class CappedCountPaginator(Paginator):
         connection = connections[queryset.db]
         if connection.vendor != "postgresql":
             return queryset.count()
-        capped = queryset.order_by().values("pk")[: self.count_limit + 1]
-        sql, params = capped.query.sql_with_params()
+        if self.counted is not None:
+            sql, params = self.counted(self.count_limit + 1)
+        else:
+            capped = queryset.order_by().values("pk")[: self.count_limit + 1]
+            sql, params = capped.query.sql_with_params()
+            sql = f"SELECT count(*) FROM ({sql}) capped"
         with connection.cursor() as cursor:
             # One statement: the capped count and the table's estimate beside it.
             cursor.execute(
-                f"SELECT (SELECT count(*) FROM ({sql}) capped), "
+                f"SELECT ({sql}), "
                 "(SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s))",
                 (*params, connection.ops.quote_name(queryset.model._meta.db_table)),
             )
@@ -133,13 +143,18 @@ class CappedCountPagination(PageNumberPagination):
 
     count_limit = COUNT_LIMIT
     first: First | None = None  # set per request by a list that finds its pages' ids itself
+    counted: Counted | None = None  # and by one that counts its rows itself
 
     # DRF calls this as it would the class it names; a method passes this class's count_limit.
     def django_paginator_class(  # type: ignore[override]
         self, queryset: QuerySet, page_size: int
     ) -> CappedCountPaginator:
         return CappedCountPaginator(
-            queryset, page_size, count_limit=self.count_limit, first=self.first
+            queryset,
+            page_size,
+            count_limit=self.count_limit,
+            first=self.first,
+            counted=self.counted,
         )
 
     def get_page_number(self, request, paginator: Paginator):

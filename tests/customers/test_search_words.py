@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from customers import selectors
+from customers.api.views import CustomerPagination
 from customers.models import Customer, SearchPosting, SearchWord
 from tests.channels.racing import second_waits_for_first
 from tests.customers.test_search import api_page_through, explain_analyze, page_through, runs_of
@@ -155,6 +156,24 @@ def test_cursor_and_offset_pages_equal_the_plain_query(no_walk, settings, agent_
         )
         assert page_through(agent_client, term) == expected, term
         assert api_page_through(agent_api, {"search": term, "page_size": 3}) == expected, term
+
+
+def test_the_api_counts_a_search_as_the_plain_capped_count(agent_api, monkeypatch):
+    """Up to the cap exactly, beyond it the cap and count_exact false: through the words (a
+    word with as many customers as the cap, several words with fewer, a customer in two
+    words), among the other filters, or through the trigram index."""
+    monkeypatch.setattr(CustomerPagination, "count_limit", 6)
+    realistic_customers(150)
+    for term in ("michael", "mary", "jos", "quillfeather", "zoë", "acme", "ann lee", "123"):
+        for filters in ({}, {"company": "acme"}, {"company": "büro 123"}):
+            matches = Customer.objects.filter(
+                **({"company__iexact": filters["company"]} if filters else {})
+            ).search(term)
+            n = matches.count()
+            capped = n > 6 and connection.vendor == "postgresql"  # SQLite counts exactly
+            expected = (6, False) if capped else (n, True)
+            body = agent_api.get("/api/v1/customers/", {"search": term, **filters}).json()
+            assert (body["count"], body["count_exact"]) == expected, (term, filters)
 
 
 def test_a_search_runs_as_many_queries_on_more_customers(no_walk, agent_client):
