@@ -85,7 +85,7 @@ def first_matches(
        a first name ("michael": 23,680 matches, after every name from "A" to "Mi"), a last
        name ("smith") or a rare one ("quillfeather") each read a page of one or two words;
     3. else take every match from the trigram index and sort them by name (a term in more
-       words, or with other characters: "ann lee", "josé", "50%").
+       words, shorter than 3, or with other characters: "ann lee", "josé", "50%").
     A plain `ORDER BY name LIMIT` leaves the choice to PostgreSQL's planner, which expects the
     matches of any term spread evenly over the names and walks the index for a common one.
     """
