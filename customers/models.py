@@ -90,8 +90,10 @@ class SearchWord(models.Model):
     Kept by database triggers on PostgreSQL (migration 0012: COPY, bulk_create and raw SQL
     included); empty on SQLite, whose search scans. Deleting customers deletes the words no
     other customer has. A change of name, email or company leaves the words it removed (with
-    no customers: they find nobody) until a TRUNCATE: removing them would make such a change
-    wait for every customer being stored at the time (an import).
+    no customers: they find nobody): removing them would make such a change wait for every
+    customer being stored at the time (an import). An erasure takes them out
+    (customers.privacy.forget_unused_search_words: every word no customer has), as does a
+    TRUNCATE.
     """
 
     word = models.TextField(primary_key=True)

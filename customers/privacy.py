@@ -24,11 +24,19 @@ from django.contrib.admin.models import LogEntry as AdminLogEntry
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from customers.models import Customer, ImportJob, InboundEmail, Interaction, OutboundEmail
+from customers.models import (
+    Customer,
+    ImportJob,
+    InboundEmail,
+    Interaction,
+    OutboundEmail,
+    SearchPosting,
+    SearchWord,
+)
 from memorycrm.audit.services import record_erasure
 
 EXPORT_FORMAT = "memorycrm.customer-export"
@@ -229,8 +237,29 @@ def erase_customer(
         counts.update(part.erase(customer))
     counts["import_rows"] = _scrub_imports(customer)
     counts["customer"] = delete_rows(Customer.objects.filter(pk=customer_id))
+    forget_unused_search_words()
     record_erasure(model=Customer, object_id=customer_id, counts=counts, actor=actor)
     return counts
+
+
+def forget_unused_search_words() -> None:
+    """Take out of the search vocabulary (customers.models.SearchWord) every word no customer
+    has: the erased customer's own words went with the delete (migration 0012's trigger), but
+    a name, email or company they had before an edit left its words there. Like the trigger:
+    the vocabulary is locked against writers (customers being stored wait until the erasure
+    commits), and only under READ COMMITTED, where the DELETE sees what they committed."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW transaction_isolation")
+        if cursor.fetchone()[0] != "read committed":
+            return
+        words, postings = SearchWord._meta.db_table, SearchPosting._meta.db_table
+        cursor.execute(f"LOCK TABLE {words} IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute(
+            f"DELETE FROM {words} w WHERE NOT EXISTS "
+            f"(SELECT FROM {postings} p WHERE p.word = w.word)"
+        )
 
 
 def delete_rows(queryset: models.QuerySet) -> int:

@@ -269,6 +269,25 @@ def test_deleting_customers_forgets_the_words_no_one_else_has():
 
 
 @needs_postgresql
+def test_an_erasure_forgets_the_words_of_names_a_customer_had_before():
+    """A rename leaves the old name's words behind (linked to no one); erasing the customer
+    takes them out of the vocabulary too, and only the words no customer has."""
+    from customers.privacy import erase_customer
+
+    ada = CustomerFactory(name="Ada Quillfeather", email="ada@example.com", company="Acme")
+    CustomerFactory(name="Ada Smith", email="smith@example.com", company="Acme")
+    ada.name = "Ada Lovelace"
+    ada.save()
+    assert SearchWord.objects.filter(word="quillfeather").exists()  # an edit leaves it
+
+    erase_customer(customer=ada, actor=None)
+
+    words = set(SearchWord.objects.values_list("word", flat=True))
+    assert {"ada", "smith", "example", "com", "acme"} <= words
+    assert not {"quillfeather", "lovelace"} & words
+
+
+@needs_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_a_word_stored_while_its_last_customer_is_deleted_stays():
     """The delete waits for the customer being stored with the same word, then keeps it."""
