@@ -113,13 +113,7 @@ def test_matches_that_sit_together_far_along_the_names_are_all_found_in_order(
     page, find the same matches in name order."""
     monkeypatch.setattr(selectors, "SEARCH_WALK", 5)
     settings.CUSTOMER_PAGE_SIZE = 4
-    for n in range(12):
-        CustomerFactory(name=f"Aaron {n:02}", email=f"a{n}@example.com", company="Acme")
-    CustomerFactory(name="Ada Zed", email="michael.ada@example.com", company="Acme")
-    for n in range(9):
-        CustomerFactory(name=f"Michael {n}", email=f"m{n}@example.com", company="Acme")
-    CustomerFactory(name="Zoe Dimichaelis", email="z@example.com", company="Acme")
-    expected = ["Ada Zed", *(f"Michael {n}" for n in range(9)), "Zoe Dimichaelis"]
+    expected = michaels_after_aarons()
     assert page_through(agent_client, "  MICHAEL ") == expected
 
 
@@ -223,13 +217,7 @@ def test_the_api_search_pages_through_every_match_once_in_name_order(agent_api, 
     """Pages past the walk (page 3 starts after the 5 entries walked) and pages inside it, both
     ways of finding a page's ids: the same matches as the customer list, in name order."""
     monkeypatch.setattr(selectors, "SEARCH_WALK", 5)
-    for n in range(12):
-        CustomerFactory(name=f"Aaron {n:02}", email=f"a{n}@example.com", company="Acme")
-    CustomerFactory(name="Ada Zed", email="michael.ada@example.com", company="Acme")
-    for n in range(9):
-        CustomerFactory(name=f"Michael {n}", email=f"m{n}@example.com", company="Acme")
-    CustomerFactory(name="Zoe Dimichaelis", email="z@example.com", company="Acme")
-    expected = ["Ada Zed", *(f"Michael {n}" for n in range(9)), "Zoe Dimichaelis"]
+    expected = michaels_after_aarons()
     assert api_page_through(agent_api, {"search": "  MICHAEL ", "page_size": 4}) == expected
     assert api_page_through(agent_api, {"q": "a", "page_size": 3}) == [
         *(f"Aaron {n:02}" for n in range(12)),
@@ -270,3 +258,15 @@ def test_the_api_search_walks_a_bounded_part_of_the_names_then_asks_the_trigram_
     body = agent_api.get("/api/v1/customers/", {"search": "michael", "page": 3}).json()
     assert [row["name"] for row in body["results"]] == [f"Michael {n:04}" for n in range(100, 150)]
     assert (body["count"], body["count_exact"]) == (1000, False)
+
+
+def michaels_after_aarons() -> list[str]:
+    """12 customers named Aaron, then the ones matching "michael" (in an email, a first name,
+    inside a last name); returns the matches' names in name order."""
+    for n in range(12):
+        CustomerFactory(name=f"Aaron {n:02}", email=f"a{n}@example.com", company="Acme")
+    CustomerFactory(name="Ada Zed", email="michael.ada@example.com", company="Acme")
+    for n in range(9):
+        CustomerFactory(name=f"Michael {n}", email=f"m{n}@example.com", company="Acme")
+    CustomerFactory(name="Zoe Dimichaelis", email="z@example.com", company="Acme")
+    return ["Ada Zed", *(f"Michael {n}" for n in range(9)), "Zoe Dimichaelis"]
