@@ -3,6 +3,8 @@ answers the survey, with Tab, arrows, typing and Enter; no mouse, no tap."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -32,6 +34,10 @@ def test_search_and_log_an_interaction_with_the_keyboard(browser, contexts, live
 
     tab_to(page, "#id_q")
     page.keyboard.type("ada")
+    # The list showed Ada before the search too: wait for the search's answer (its URL is
+    # pushed once the list is swapped), or Enter below leaves while it is in flight and
+    # Chromium reports the abandoned request as failed.
+    expect(page).to_have_url(re.compile(r"/customers/\?q=ada$"))
     expect(page.locator("#customer-list")).to_contain_text("Ada Lovelace")
     tab_to(page, f'#customer-list a[href="{url}"]')
     page.keyboard.press("Enter")
