@@ -70,6 +70,14 @@ def reload_until(page, selector: str, text, *, timeout: float = 60) -> None:
             page.reload()
 
 
+def settled(page) -> None:
+    """Wait until no HTMX request is in flight and no swap is settling. New content gets its
+    HTMX behaviour in the settle step, a moment after it appears: a control used between the
+    two (a select changed, a link clicked) does nothing. Humans are slower than that; tests
+    on a loaded machine are not always."""
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+
+
 def open_item_menu(page, interaction_pk: int) -> None:
     """Open a timeline item's Actions menu (its tag, moment and correction controls wait
     behind it) unless it is open already."""

@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from moments.models import Moment
-from tests.browser.helpers import login, open_item_menu
+from tests.browser.helpers import login, open_item_menu, settled
 from tests.moments.factories import ScoredInteractionFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,14 +25,17 @@ def test_agent_marks_tags_and_dismisses_a_moment(page, page_errors, live_server,
     marker.get_by_role("button", name="Mark as moment").click()
     expect(marker).to_contain_text("★ Moment")
     expect(panel).to_contain_text("Waited two hours on hold")
+    settled(page)
 
     # Choosing a tag adds it at once.
     marker.get_by_label("Add a tag").select_option(label="Long wait")
     expect(marker.locator(".moment-tag")).to_contain_text("Long wait")
     expect(marker).to_contain_text("negative")
+    settled(page)
 
     # Dismiss asks why, in place.
     marker.get_by_role("link", name="Dismiss…").click()
+    settled(page)
     marker.get_by_placeholder("Why is this not a moment?").fill("Test call from QA")
     marker.get_by_role("button", name="Dismiss").click()
     expect(marker).to_contain_text("Dismissed: Test call from QA")
