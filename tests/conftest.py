@@ -81,6 +81,9 @@ REFERENCE_MIGRATIONS = [
     "interventions.migrations.0002_default_rules_and_roles",
     "memorycrm.audit.migrations.0001_roles",
 ]
+# Migrations whose roles' grants (their GRANTS) are replayed, but not the rest of their code
+# (a one-time move of old rows).
+REFERENCE_GRANTS = ["memorycrm.migrations.0002_hashed_api_tokens"]
 
 
 def seed_reference_data() -> None:
@@ -91,12 +94,16 @@ def seed_reference_data() -> None:
     from django.apps import apps
     from django.db.migrations.operations import RunPython
 
+    from memorycrm.lib.roles import grant
+
     # Migrations write no audit entries (historical models): neither does their replay.
     with disable_auditlog():
         for name in REFERENCE_MIGRATIONS:
             for operation in importlib.import_module(name).Migration.operations:
                 if isinstance(operation, RunPython):
                     operation.code(apps, None)
+        for name in REFERENCE_GRANTS:
+            grant(apps, None, importlib.import_module(name).GRANTS)
 
 
 # Read before pytest-django swaps in the test database's name.
