@@ -34,10 +34,14 @@ run: migrate
 	$(BIN)/python manage.py ensure_sentiment_model
 	./scripts/run.sh
 
+# Two test processes by default (pytest-xdist; `make test TEST_PROCESSES=0` runs one). Tests
+# that share a fixed Redis database or a bench's database stay in one process (--dist loadgroup).
+TEST_PROCESSES ?= 2
+
 test: install
 	./scripts/ensure-chromium.sh
 	./scripts/ensure-dovecot.sh
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -19,6 +19,9 @@ from tests.moments.conftest import trained_model_path  # noqa: F401 (the load be
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHES = {"timeline": "1.3", "search": "2.0"}  # name: target
+# A bench's database is named after it: one test process runs them all (CI runs two, with
+# pytest-xdist --dist loadgroup), so that no bench drops the database of the same bench running.
+pytestmark = pytest.mark.xdist_group("bench-databases")
 
 
 def run_bench(name: str, *args: str, timeout: float) -> tuple[subprocess.CompletedProcess, list]:

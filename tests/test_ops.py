@@ -23,6 +23,8 @@ from tests.factories import InteractionFactory
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS = "redis://127.0.0.1:6379/9"
+# One test process at a time uses it (CI runs two: pytest-xdist --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("redis-9")
 NOWHERE = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 

@@ -22,7 +22,8 @@ from moments.sentiment import services
 from moments.sentiment.classifier import Score
 from tests.factories import InteractionFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# One test process at a time uses Redis database 10 (CI runs two: pytest-xdist --dist loadgroup).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("redis-10")]
 
 URL = "redis://127.0.0.1:6379/10"
 SCORE = Score.from_probabilities({"negative": 0.9, "neutral": 0.05, "positive": 0.05})

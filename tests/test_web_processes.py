@@ -15,7 +15,11 @@ import redis
 
 from tests import hosts
 
-pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("redis-9"),  # tests/test_ops.py uses it too
+]
 
 CACHE_URL = "redis://127.0.0.1:6379/9"
 WORKERS = 3

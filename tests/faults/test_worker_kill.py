@@ -37,7 +37,11 @@ from moments.memory import services as memory_services
 from moments.models import Moment
 from tests.cluster import Cluster
 
-pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("redis-8"),  # one test process at a time empties it
+]
 
 BATCH = 40
 CHUNK = 4  # interactions per scoring task: the batch is 10 tasks
