@@ -1,8 +1,8 @@
 """The benchmarks in bench/ still run, in their tiny --quick mode, and end with a RESULT line.
 
 They run as `make bench` runs them: separate processes, on throw-away databases of their own (on
-DATABASE_URL's server when it is set, else temporary SQLite files). Both start at once, to keep
-the suite fast. PASS/FAIL is not checked (timings at these sizes mean nothing), only that the
+DATABASE_URL's server when it is set, else temporary SQLite files), one after the other. PASS/FAIL
+is not checked (timings at these sizes mean nothing), only that the
 exit status says the same as the RESULT line. The load bench is the exception: its RESULT
 counts errors and lost writes, which mean something at any size.
 """
@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCHES = {"timeline": "1.3", "search": "2.0"}  # name: target
 # A bench's database is named after it: one test process runs them all (CI runs two, with
 # pytest-xdist --dist loadgroup), so that no bench drops the database of the same bench running.
+# Each test starts its own bench and waits for its end. Module fixtures used to start two at
+# once and kill them at teardown; in CI with two test processes, two runs of the same benches
+# then overlapped once, and the second's CREATE DATABASE failed ("already exists").
 pytestmark = pytest.mark.xdist_group("bench-databases")
 
 
@@ -37,34 +40,14 @@ def run_bench(name: str, *args: str, timeout: float) -> tuple[subprocess.Complet
     return process, process.stdout.strip().splitlines()
 
 
-@pytest.fixture(scope="module")
-def bench_processes():
-    processes = {
-        name: subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / f"{name}.py"), "--quick"],
-            cwd=ROOT,
-            env=os.environ.copy(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name in BENCHES
-    }
-    yield processes
-    for process in processes.values():
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-
-
 @pytest.mark.parametrize("bench", list(BENCHES))
-def test_bench_runs_and_ends_with_one_result_line(bench_processes, bench):
-    stdout, stderr = bench_processes[bench].communicate(timeout=120)
+def test_bench_runs_and_ends_with_one_result_line(bench):
+    process, lines = run_bench(bench, "--quick", timeout=300)
 
-    lines = stdout.strip().splitlines()
-    assert [line for line in lines if line.startswith("RESULT")] == lines[-1:], stderr
+    assert lines, process.stderr
+    assert [line for line in lines if line.startswith("RESULT")] == lines[-1:], process.stderr
     # Exit status 1 on FAIL, 0 on PASS (`make bench` stops on a FAIL), nothing else.
-    assert bench_processes[bench].returncode == (0 if lines[-1].endswith(" PASS") else 1), stderr
+    assert process.returncode == (0 if lines[-1].endswith(" PASS") else 1), process.stderr
     target = re.escape(BENCHES[bench])
     assert re.fullmatch(rf"RESULT {bench} ratio=\d+\.\d\d target<={target} (PASS|FAIL)", lines[-1])
 
@@ -112,46 +95,21 @@ def test_ingest_bench_runs_through_a_slow_link():
     assert re.fullmatch(r"RESULT ingest ratio=\d+\.\d\d target>=0\.5 (PASS|FAIL)", lines[-1])
 
 
-@pytest.fixture(scope="module")
-def memory_bench_processes(trained_model_path):  # noqa: F811
-    """bench/moments.py on 3 journeys (through the API, the real test model, the tasks run as
-    a worker runs them) and bench/memory_fit.py on 300 answers, started at once."""
-    commands = {
-        "moments": ["--quick", "--model", str(trained_model_path)],
-        "memory_fit": ["--quick"],
-    }
-    processes = {
-        name: subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / f"{name}.py"), *args],
-            cwd=ROOT,
-            env=os.environ.copy(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name, args in commands.items()
-    }
-    yield processes
-    for process in processes.values():
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-
-
-def _result(process: subprocess.Popen, timeout: float) -> tuple[list[str], str]:
-    stdout, stderr = process.communicate(timeout=timeout)
-    lines = stdout.strip().splitlines()
-    assert lines, stderr
-    assert [line for line in lines if line.startswith("RESULT")] == lines[-1:], stderr
+def _result(name: str, *args: str, timeout: float) -> tuple[list[str], str]:
+    process, lines = run_bench(name, *args, timeout=timeout)
+    assert lines, process.stderr
+    assert [line for line in lines if line.startswith("RESULT")] == lines[-1:], process.stderr
     # Exit status 1 on FAIL, 0 on PASS, nothing else (a crash is neither).
-    assert process.returncode == (0 if lines[-1].endswith(" PASS") else 1), stderr
-    return lines, stdout
+    assert process.returncode == (0 if lines[-1].endswith(" PASS") else 1), process.stderr
+    return lines, process.stdout
 
 
 def test_moments_bench_runs_through_the_api_and_ends_with_one_result_line(
-    memory_bench_processes,
+    trained_model_path,  # noqa: F811
 ):
-    lines, stdout = _result(memory_bench_processes["moments"], timeout=300)
+    # bench/moments.py on 3 journeys: through the API, the real test model, the tasks run as
+    # a worker runs them.
+    lines, stdout = _result("moments", "--quick", "--model", str(trained_model_path), timeout=300)
 
     assert re.fullmatch(r"RESULT moments f1=\d\.\d\d target>=0\.75 (PASS|FAIL)", lines[-1])
     # The quick subset of moments.json: 3 journeys, 27 interactions, every one scored.
@@ -161,8 +119,8 @@ def test_moments_bench_runs_through_the_api_and_ends_with_one_result_line(
     assert "false positives by detection reason" in stdout
 
 
-def test_memory_fit_bench_runs_and_ends_with_one_result_line(memory_bench_processes):
-    lines, stdout = _result(memory_bench_processes["memory_fit"], timeout=300)
+def test_memory_fit_bench_runs_and_ends_with_one_result_line():
+    lines, stdout = _result("memory_fit", "--quick", timeout=300)  # 300 answers
 
     assert re.fullmatch(
         r"RESULT memory_fit auc_gap=-?\d\.\d{4} target<=0\.02 (PASS|FAIL)", lines[-1]
